@@ -1,12 +1,18 @@
-// Dispatched entry points for the assignment kernels.
-// PLACEHOLDER: scalar loops until the SIMD kernels land (issue 3).
+// Dispatched entry points for the assignment kernels: argument checks, the
+// kernel table read once per call, and OpenMP over fixed row blocks. The kernels
+// themselves (kernel_table.hpp) are serial; see simd_kernels.inl.
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 
 #include "personakit/assign.hpp"
 #include "personakit/error.hpp"
+#include "kernel_table.hpp"
+
+#include <omp.h>
 
 namespace personakit {
 
@@ -27,78 +33,81 @@ void PackedCentroids::pack(const float* c, std::size_t k, std::size_t d) {
   rows_.assign(c, c + k * d);
 }
 
+namespace {
+
+// Below this many rows a call runs on the calling thread alone.
+constexpr std::size_t kMinParallelRows = 2048;
+
+// Runs f(i0, i1) over [0, n): from serial code, each OpenMP thread takes one
+// contiguous slice (a multiple of 64 rows), so each kernel call streams one long
+// range and its software prefetch stays ahead; from inside an OpenMP region (the
+// Lloyd engine calls us per 4096-row chunk from its own parallel loop) serially.
+// Rows are independent, so the split never changes a result.
+template <class Fn>
+void over_rows(std::size_t n, Fn&& f) {
+  if (n < kMinParallelRows || omp_in_parallel() || omp_get_max_threads() == 1) {
+    if (n) f(std::size_t(0), n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const auto t = static_cast<std::size_t>(omp_get_thread_num());
+    const auto nt = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t per = ((n + nt - 1) / nt + 63) / 64 * 64;
+    const std::size_t i0 = std::min(n, t * per), i1 = std::min(n, i0 + per);
+    if (i0 < i1) f(i0, i1);
+  }
+}
+
+void check_d(const char* what, std::size_t d, const PackedCentroids& c) {
+  if (c.k() == 0) throw Error(std::string(what) + ": centroids are empty (pack them first)");
+  if (d != c.d())
+    throw Error(std::string(what) + ": data has d = " + std::to_string(d) + " but centroids have d = " +
+                std::to_string(c.d()));
+}
+
+}  // namespace
+
 void row_norms(const float* x, std::size_t n, std::size_t d, float* out) {
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < n; ++i) out[i] = sqnorm_canonical(x + i * d, d);
+  const auto& kt = detail::kernel_table();
+  over_rows(n, [&](std::size_t i0, std::size_t i1) { kt.row_norms(x + i0 * d, i1 - i0, d, out + i0); });
 }
 
 void assign_nearest(const float* x, std::size_t n, std::size_t d, const float* xnorm,
                     const PackedCentroids& c, std::int32_t* labels, float* dist) {
-  if (d != c.d()) throw Error("assign_nearest: data has d != centroids' d");
-  const std::size_t k = c.k();
-  const float* cr = c.rows();
-  const float* cn = c.norms();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xi = x + i * d;
-    const float xn = xnorm ? xnorm[i] : sqnorm_canonical(xi, d);
-    float best = std::numeric_limits<float>::infinity();
-    std::int32_t arg = 0;
-    for (std::size_t j = 0; j < k; ++j) {
-      const float v = sqdist_canonical(xi, xn, cr + j * d, cn[j], d);
-      if (v < best) { best = v; arg = static_cast<std::int32_t>(j); }
-    }
-    labels[i] = arg;
-    if (dist) dist[i] = best;
-  }
+  check_d("assign_nearest", d, c);
+  const auto& kt = detail::kernel_table();
+  over_rows(n, [&](std::size_t i0, std::size_t i1) {
+    kt.nearest(x + i0 * d, i1 - i0, d, xnorm ? xnorm + i0 : nullptr, c, labels + i0,
+               dist ? dist + i0 : nullptr);
+  });
 }
 
 void assign_nearest2(const float* x, std::size_t n, std::size_t d, const float* xnorm,
                      const PackedCentroids& c, std::int32_t* labels, float* dist,
                      std::int32_t* label2, float* dist2) {
-  if (d != c.d()) throw Error("assign_nearest2: data has d != centroids' d");
-  const std::size_t k = c.k();
-  const float* cr = c.rows();
-  const float* cn = c.norms();
-  const float inf = std::numeric_limits<float>::infinity();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xi = x + i * d;
-    const float xn = xnorm ? xnorm[i] : sqnorm_canonical(xi, d);
-    float b1 = inf, b2 = inf;
-    std::int32_t a1 = -1, a2 = -1;
-    for (std::size_t j = 0; j < k; ++j) {
-      const float v = sqdist_canonical(xi, xn, cr + j * d, cn[j], d);
-      const auto jj = static_cast<std::int32_t>(j);
-      if (a1 < 0 || v < b1) { b2 = b1; a2 = a1; b1 = v; a1 = jj; }
-      else if (a2 < 0 || v < b2) { b2 = v; a2 = jj; }
-    }
-    labels[i] = a1; if (dist) dist[i] = b1;
-    label2[i] = a2; if (dist2) dist2[i] = b2;
-  }
+  check_d("assign_nearest2", d, c);
+  const auto& kt = detail::kernel_table();
+  over_rows(n, [&](std::size_t i0, std::size_t i1) {
+    kt.nearest2(x + i0 * d, i1 - i0, d, xnorm ? xnorm + i0 : nullptr, c, labels + i0,
+                dist ? dist + i0 : nullptr, label2 + i0, dist2 ? dist2 + i0 : nullptr);
+  });
 }
 
 void sqdist_rows(const float* x, std::size_t n, std::size_t d, const float* xnorm,
                  const PackedCentroids& c, float* out, std::size_t ldo) {
-  const std::size_t k = c.k();
-#pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xi = x + i * d;
-    const float xn = xnorm ? xnorm[i] : sqnorm_canonical(xi, d);
-    for (std::size_t j = 0; j < k; ++j) out[i * ldo + j] = sqdist_canonical(xi, xn, c.rows() + j * d, c.norms()[j], d);
-  }
+  check_d("sqdist_rows", d, c);
+  if (ldo < c.k()) throw Error("sqdist_rows: ldo must be at least k");
+  const auto& kt = detail::kernel_table();
+  const std::size_t np = c.panels();
+  over_rows(n, [&](std::size_t i0, std::size_t i1) {
+    kt.sqdist_panels(x + i0 * d, i1 - i0, d, xnorm ? xnorm + i0 : nullptr, c, 0, np, out + i0 * ldo, ldo);
+  });
 }
 
-}  // namespace personakit
-
-namespace personakit {
 void accumulate_sums(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
                      const float* weights, double* sums, double* counts) {
-  for (std::size_t i = 0; i < n; ++i) {
-    const double w = weights ? weights[i] : 1.0;
-    double* s = sums + static_cast<std::size_t>(labels[i]) * d;
-    for (std::size_t j = 0; j < d; ++j) s[j] += w * x[i * d + j];
-    counts[labels[i]] += w;
-  }
+  detail::kernel_table().accumulate(x, n, d, labels, weights, sums, counts);
 }
+
 }  // namespace personakit

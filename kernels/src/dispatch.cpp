@@ -5,6 +5,7 @@
 
 #include "personakit/error.hpp"
 #include "personakit/isa.hpp"
+#include "kernel_table.hpp"
 
 namespace personakit {
 
@@ -94,4 +95,32 @@ void force_isa(Isa isa) {
 
 std::string isa_override_error() { choose_once(); return g_override_error; }
 
+namespace detail {
+
+const KernelTable& kernel_table(Isa isa) {
+  if (!isa_supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU/build");
+  switch (isa) {
+#ifdef PERSONAKIT_HAVE_AVX512
+    case Isa::avx512: return avx512::kTable;
+#endif
+#ifdef PERSONAKIT_HAVE_AVX2
+    case Isa::avx2: return avx2::kTable;
+#endif
+    default: return scalar::kTable;
+  }
+}
+
+const KernelTable& kernel_table() {
+  switch (active_isa()) {
+#ifdef PERSONAKIT_HAVE_AVX512
+    case Isa::avx512: return avx512::kTable;
+#endif
+#ifdef PERSONAKIT_HAVE_AVX2
+    case Isa::avx2: return avx2::kTable;
+#endif
+    default: return scalar::kTable;
+  }
+}
+
+}  // namespace detail
 }  // namespace personakit

@@ -55,6 +55,9 @@ struct KMeansParams {
   int max_no_improvement = 10;
   double reassignment_ratio = 0.01;
   int refine = 0;                  // exact Lloyd passes after mini-batch
+  // Mini-batch: rows of a seeded uniform sample the initialisation runs on
+  // (0 = scikit-learn's default, 3 × batch_size, at least 3k; n when larger than n).
+  std::size_t init_size = 0;
   ProgressFn progress;             // may be empty
   // Test hook: called after each iteration's assignment with the labels of
   // all n rows (in-memory fits only). Accelerated variants must report Lloyd's labels.

@@ -1,45 +1,148 @@
-// Cluster-quality and agreement scores.
+// Cluster-quality and agreement scores. The maths, conventions, complexity and
+// measured figures are in docs/scoring.md.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace personakit {
 
-// ---- internal scores: x n×d row-major fp32, labels n int32 in [0, k) ----
-// Rows whose label is negative (noise) are skipped when skip_negative is true,
-// otherwise a negative label is an Error.
+// ---- internal scores: x n×d row-major fp32, labels n int32 ----
+// Labels may be any non-negative int32 values: the distinct values present are
+// mapped to dense clusters 0..K-1 in ascending order of value (scikit-learn's
+// LabelEncoder), and per-cluster outputs follow that order. Functions that also
+// take centroids (k×d) instead read a label as a centroid index, which must be in [0, k).
+// Rows whose label is negative (noise) are dropped from the score entirely (they are
+// neither scored nor used as neighbours) when skip_negative is true; otherwise a
+// negative label is an Error. Scores need 2 <= K <= n-1 (n = rows kept), else Error,
+// as scikit-learn's check_number_of_labels.
 struct SilhouetteResult {
   double mean = 0;                      // mean silhouette over the scored rows
-  std::vector<float> per_sample;        // filled when asked
-  std::vector<double> per_cluster;      // mean per cluster
+  std::vector<float> per_sample;        // filled when asked: n entries, 0 for dropped (noise) rows
+  std::vector<double> per_cluster;      // mean per cluster, K entries, ascending label value
+  std::vector<std::int32_t> cluster_labels;  // the label value of each per_cluster entry
+  std::uint64_t distance_evaluations = 0;    // distances computed: ~n²/2 (symmetric engine) or n²
 };
-// Exact: all pairs, Euclidean (not squared) distances, blocked, O(n*k) memory.
-// Conventions follow scikit-learn: s = 0 for a row in a singleton cluster;
-// requires 2 <= number of clusters <= n-1, else Error.
+// Exact: all pairs, Euclidean (not squared) distances = sqrt of the canonical squared
+// distance (assign.hpp), blocked; extra memory O(n*d + n*K): a cluster-sorted copy of
+// x and the per-(row, cluster) distance sums, never n×n. On AVX-512 each pair is
+// evaluated once (symmetric tiles, fused kernel); elsewhere via sqdist_rows tiles.
+// Conventions follow scikit-learn: s = 0 for a row in a singleton cluster and where
+// max(a, b) = 0 (all points identical). OpenMP over tiles; the sums are combined in an
+// order-independent way (fixed point) or in a fixed order, so the result is the same
+// bits whatever the thread count.
 SilhouetteResult silhouette(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
                             bool per_sample = false, bool skip_negative = false);
-// Sampled: the exact score of a seeded sample of `sample_size` rows (without replacement).
+// Sampled: the exact score of a seeded sample of `sample_size` rows drawn without
+// replacement (all rows when sample_size >= n); the sample must itself hold 2..size-1
+// clusters. Same seed, same sample on every platform (own generator, not <random>'s
+// distributions).
 double silhouette_sampled(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
-                          std::size_t sample_size, std::uint64_t seed);
-// Simplified (centroid-based): a = |x - c_own|, b = min over other centroids.
+                          std::size_t sample_size, std::uint64_t seed, bool skip_negative = false);
+// The rows silhouette_sampled scores, ascending (exposed for tests and for reproducing a run).
+std::vector<std::size_t> silhouette_sample_indices(std::size_t n, std::size_t sample_size,
+                                                   std::uint64_t seed);
+// Simplified (centroid-based): a = |x - c_own|, b = min over other centroids, centroids
+// k×d fp32, labels in [0, k); s = 0 for a row alone in its cluster (as the exact score)
+// and where max(a, b) = 0. Needs k >= 2. O(n*k*d) time, O(k*d) memory.
 double silhouette_simplified(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
-                             const float* centroids, std::size_t k);
-double davies_bouldin(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels);
-double calinski_harabasz(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels);
+                             const float* centroids, std::size_t k, bool skip_negative = false);
+// Davies–Bouldin and Calinski–Harabasz with the cluster means, as scikit-learn (fp64
+// arithmetic; DB = 0 when all intra distances or all centroid distances are ~0 (1e-8,
+// numpy's allclose), CH = 1 when the within-cluster dispersion is 0).
+double davies_bouldin(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
+                      bool skip_negative = false);
+double calinski_harabasz(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
+                         bool skip_negative = false);
+// Sum over rows of w_i |x_i - c_{labels_i}|², fp64 differences, labels in [0, k),
+// weights n fp32 or nullptr (all 1).
 double inertia(const float* x, std::size_t n, std::size_t d, const std::int32_t* labels,
-               const float* centroids, std::size_t k, const float* weights = nullptr);
+               const float* centroids, std::size_t k, const float* weights = nullptr,
+               bool skip_negative = false);
+
+// Streamed Calinski–Harabasz, inertia and Davies–Bouldin over blocks of rows (for data
+// that does not fit in memory). Pass 1 merges per-cluster count, mean and sum of squared
+// deviations block by block (Chan et al.'s pairwise update, fp64), which gives CH and the
+// inertia about the cluster means. Davies–Bouldin needs each cluster's mean distance to
+// its centroid, which is not a moment: either supply the centroids up front
+// (set_centroids: then DB and inertia use them in pass 1 and labels index them), or call
+// second_pass() after pass 1 and feed the same blocks again (DB about the pass-1 means).
+// Deterministic for a given block sequence; each add_block splits its rows into fixed
+// chunks run in parallel (OpenMP) and merged in chunk order.
+struct StreamScores {
+  std::size_t n = 0;                              // rows scored
+  std::vector<std::int32_t> cluster_labels;      // ascending label values (K entries)
+  std::vector<double> counts;                    // per cluster
+  std::vector<double> means;                     // K×d, fp64
+  double inertia = 0;                            // about the given centroids, else the means
+  std::optional<double> calinski_harabasz;       // absent when K < 2 or K > n-1
+  std::optional<double> davies_bouldin;          // absent until available (see above)
+};
+class ScoreAccumulator {
+ public:
+  explicit ScoreAccumulator(std::size_t d, bool skip_negative = false);
+  // centroids: k×d fp32 row-major, copied. Call before the first add_block.
+  void set_centroids(const float* centroids, std::size_t k);
+  // x: n×d row-major fp32, labels: n int32.
+  void add_block(const float* x, const std::int32_t* labels, std::size_t n);
+  // Ends pass 1 and starts pass 2 (Davies–Bouldin about the pass-1 means).
+  void second_pass();
+  StreamScores finish() const;
+
+ private:
+  struct Cluster { double count = 0, m2 = 0, dist_sum = 0, sq_to_given = 0; std::vector<double> mean; };
+  std::size_t slot(std::int32_t label);
+  std::size_t d_;
+  bool skip_negative_;
+  int pass_ = 1;
+  std::size_t n_ = 0, n2_ = 0;
+  std::vector<float> given_;                     // k×d when set
+  std::size_t given_k_ = 0;
+  std::vector<Cluster> clusters_;
+  std::vector<std::int32_t> slot_label_;
+  std::unordered_map<std::int32_t, std::size_t> slot_of_;
+  std::vector<std::int32_t> direct_;             // slot of labels < 65536 (-1: none yet)
+  std::vector<double> frozen_means_;             // pass 2: slot×d
+};
 
 // ---- external scores between two labellings of n items (any int32 values) ----
+// exclude_noise: drop every item whose label is negative in either labelling first.
+// Conventions are scikit-learn 1.2's (docs/scoring.md lists them): e.g. ARI = 1 when
+// no pair is split differently (identical labellings, n < 2); NMI and AMI = 1 when both
+// labellings have a single cluster (or n = 0); homogeneity = 1 when truth has one class.
+// Contingency counting is O(n + K_a + K_b) via direct tables when the label ranges are
+// small, else via sorting the distinct values; only non-zero cells are kept internally.
 struct Contingency {
   std::vector<std::int32_t> row_labels, col_labels;  // distinct values, ascending
   std::vector<std::int64_t> counts;                  // rows × cols, row-major
 };
-Contingency contingency(const std::int32_t* a, const std::int32_t* b, std::size_t n);
-double adjusted_rand(const std::int32_t* truth, const std::int32_t* pred, std::size_t n);
-double normalized_mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n);  // arithmetic mean
-double adjusted_mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n);    // arithmetic mean
+// Throws Error when rows × cols exceeds 2^28 cells (use the scores, which stay sparse).
+Contingency contingency(const std::int32_t* a, const std::int32_t* b, std::size_t n,
+                        bool exclude_noise = false);
+double adjusted_rand(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                     bool exclude_noise = false);
+double normalized_mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                              bool exclude_noise = false);  // arithmetic mean
+double adjusted_mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                            bool exclude_noise = false);    // arithmetic mean
+// Mutual information (nats) and its expectation under the permutation model (exact,
+// hypergeometric), exposed for tests.
+double mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                   bool exclude_noise = false);
+double expected_mutual_info(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                            bool exclude_noise = false);
 struct HomogeneityCompleteness { double homogeneity = 0, completeness = 0, v_measure = 0; };
-HomogeneityCompleteness homogeneity_completeness(const std::int32_t* truth, const std::int32_t* pred, std::size_t n);
+HomogeneityCompleteness homogeneity_completeness(const std::int32_t* truth, const std::int32_t* pred,
+                                                 std::size_t n, bool exclude_noise = false);
+// All external scores from one contingency pass.
+struct ExternalScores {
+  double ari = 0, nmi = 0, ami = 0, mutual_info = 0, expected_mutual_info = 0;
+  HomogeneityCompleteness hc;
+  std::size_t n = 0, truth_clusters = 0, pred_clusters = 0;
+};
+ExternalScores external_scores(const std::int32_t* truth, const std::int32_t* pred, std::size_t n,
+                               bool exclude_noise = false);
 
 }  // namespace personakit

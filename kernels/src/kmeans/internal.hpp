@@ -26,6 +26,9 @@ struct RunInput {
   double tol_abs = 0;             // tol * mean per-feature variance (scikit-learn's rule)
   int run = 0;                    // n_init run index (for progress)
   std::chrono::steady_clock::time_point t0;  // fit start (for progress seconds)
+  // Added by the front end: mean per-feature variance of x (tol_abs = tol * this).
+  // Progress::shift reports shift / variance_mean when it is > 0, the raw shift otherwise.
+  double variance_mean = 0;
 };
 
 struct RunOutput {
@@ -36,6 +39,8 @@ struct RunOutput {
   bool converged = false;
   std::uint64_t distance_evaluations = 0;
   std::size_t state_bytes = 0;
+  std::vector<std::int64_t> sizes; // k rows per cluster (optional: fit counts labels when empty)
+  std::uint64_t lloyd_equivalent = 0;  // optional: 0 means n*k*iterations (mini-batch sets it)
 };
 
 // The Lloyd update step shared by every exact algorithm, so that all of them
@@ -67,5 +72,61 @@ RunOutput run_elkan(const RunInput& in, std::vector<float> centroids);
 RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids);
 RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids);
 RunOutput run_exponion(const RunInput& in, std::vector<float> centroids);
+
+// Added by the accelerated variants (defined in hamerly.cpp): bytes of bound state
+// for n rows, k centroids (labels, per-row distances and norms, common to every exact
+// algorithm, not included): elkan 4nk + 8n + 8k² + 16k; hamerly 12n + 16k;
+// yinyang 4n·t + 8n + 24k (t = max(1, k/10) groups); exponion 12n + 12k(k-1) + 16k.
+std::size_t accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d);
+
+// ---- Additions by the front end (fit.cpp, lloyd.cpp, init.cpp, minibatch.cpp) ----
+
+// splitmix64 (Steele, Lea & Flood 2014): one step of the generator from state x,
+// i.e. the finaliser applied to x + golden gamma. Used to derive seeds:
+//   run r of n_init uses seed_r = splitmix64(seed + r).
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+// Counter-based uniform in [0, 1) with 53 random bits: a pure function of (key, i),
+// so per-row random draws do not depend on which thread makes them.
+inline double uniform01(std::uint64_t key, std::uint64_t i) {
+  return static_cast<double>(splitmix64(key ^ splitmix64(i)) >> 11) * 0x1.0p-53;
+}
+// Sequential generator (splitmix64 stream) for the few draws made in order.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : s_(seed) {}
+  std::uint64_t next() { const std::uint64_t z = s_; s_ += 0x9E3779B97F4A7C15ull; return splitmix64(z); }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  std::uint64_t below(std::uint64_t m) { return static_cast<std::uint64_t>(uniform() * static_cast<double>(m)) % m; }
+ private:
+  std::uint64_t s_;
+};
+
+// Mini-batch k-means (minibatch.cpp). Reads rows through src (in-memory fits pass a
+// MatrixSource). xnorm may be null. Same RunOutput fields as the exact runs.
+RunOutput run_minibatch(RowSource& src, const RunInput& in, std::vector<float> centroids);
+
+// Streamed exact Lloyd (lloyd.cpp): one pass over src per iteration. Same
+// iterations, centroids and inertia as run_lloyd on the same rows, bit for bit.
+// keep_labels: fill RunOutput::labels (n int32) and use them to detect changes;
+// otherwise a 64-bit additive hash of (row, label) per chunk detects changes.
+RunOutput run_lloyd_streamed(RowSource& src, const RunInput& in, std::vector<float> centroids,
+                             bool keep_labels, int max_iter);
+
+// Initial centroids from a RowSource: k-means++/k-means||/random on a seeded sample of
+// at most sample_rows rows (all rows when n <= sample_rows; then the same result as
+// init_centroids on the in-memory matrix).
+// p supplies k, init, weights (n, by global row) and the k-means|| settings.
+std::vector<float> init_centroids_source(RowSource& src, const KMeansParams& p, std::uint64_t seed,
+                                         std::size_t sample_rows, std::uint64_t* evals);
+// Sorted seeded uniform sample of m distinct row indices out of n (Floyd's algorithm).
+std::vector<std::uint64_t> sample_rows_sorted(std::size_t n, std::size_t m, std::uint64_t seed);
+// init_centroids with the k-means|| settings of p (oversampling, parallel_rounds).
+std::vector<float> init_for_fit(const float* x, std::size_t n, std::size_t d, const KMeansParams& p,
+                                std::uint64_t seed, const float* weights, std::uint64_t* evals);
 
 }  // namespace personakit::detail

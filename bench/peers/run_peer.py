@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Run one peer k-means implementation on a personakit HDF5 file, time only the fit.
+
+Called by `personakit bench run` once per (case, peer); usable by hand too:
+
+    /usr/bin/python3 bench/peers/run_peer.py --peer sklearn-lloyd \
+        --data cache/customers.h5 --init cache/init_k64.npy \
+        --max-iter 20 --tol 0 --threads 2 --repetitions 3
+
+Prints ONE JSON object on stdout (nothing else goes to stdout):
+  status     "ok" | "skipped" (module absent: the note says which) | "error"
+  times      wall seconds of each timed fit (warm-up excluded), data already in memory
+  iterations iterations each timed fit ran (FAISS: always niter)
+  inertia    sum of squared distances of every row to its nearest FINAL centroid,
+             recomputed here in float64 the same way for every peer (so peers whose own
+             "inertia" is measured at a different point of the loop compare fairly)
+  inertia_reported  what the peer itself reports (sklearn: inertia_, FAISS: obj[-1],
+             which is measured BEFORE the last centroid update)
+  versions   numpy, h5py, scikit-learn, faiss, threadpoolctl versions present
+  peak_rss_mb  this process's peak resident set (data + peer), from getrusage
+  settings   every parameter handed to the peer, defaults included
+
+Peers and their stopping rules (docs/benchmarks.md has the long form):
+  sklearn-lloyd / sklearn-elkan  KMeans(init=array, n_init=1, max_iter, tol, algorithm)
+      tol is scaled by the mean per-feature variance of the data; also stops when an
+      iteration changes no label ("strict convergence"). tol=0 => runs max_iter unless
+      labels stop changing.
+  sklearn-minibatch  MiniBatchKMeans(init=array, n_init=1, batch_size, max_iter=epochs, tol,
+      max_no_improvement=10, reassignment_ratio=0.01): stops on EWA-smoothed centre shift
+      or lack of inertia improvement; iterations reported = steps (n_steps_).
+  faiss  faiss.Kmeans(d, k, niter=max_iter, max_points_per_centroid=n (no subsampling),
+      nredo=1, seed) .train(x, init_centroids=...): runs exactly niter iterations, no tol.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def versions():
+    out = {"python": sys.version.split()[0]}
+    for mod in ("numpy", "h5py", "sklearn", "faiss", "threadpoolctl"):
+        try:
+            m = __import__(mod)
+            out[mod] = getattr(m, "__version__", "unknown")
+        except Exception:  # absent or broken: recorded as absent
+            out[mod] = None
+    return out
+
+
+def load(path, dataset):
+    import h5py
+    import numpy as np
+    with h5py.File(path, "r") as f:
+        if dataset not in f:
+            raise SystemExit(f"{path}: no dataset {dataset}")
+        x = f[dataset][...]
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_init(path):
+    import numpy as np
+    if path.endswith(".npy"):
+        c = np.load(path)
+    else:
+        import h5py
+        with h5py.File(path, "r") as f:
+            c = f["/centroids"][...]
+    return np.ascontiguousarray(c, dtype=np.float32)
+
+
+def inertia_f64(x, c, block=65536):
+    """sum_i min_j ||x_i - c_j||^2 in float64, blockwise (never n×k at once)."""
+    import numpy as np
+    c64 = c.astype(np.float64)
+    cn = (c64 * c64).sum(axis=1)
+    total = 0.0
+    for s in range(0, x.shape[0], block):
+        xb = x[s:s + block].astype(np.float64)
+        d2 = (xb * xb).sum(axis=1)[:, None] - 2.0 * (xb @ c64.T) + cn[None, :]
+        total += float(np.maximum(d2.min(axis=1), 0.0).sum())
+    return total
+
+
+def make_runner(args, n, k, d):
+    """Returns (settings, fit(x, init) -> (centroids, iterations, reported_inertia))."""
+    peer = args.peer
+    if peer in ("sklearn-lloyd", "sklearn-elkan", "sklearn-minibatch"):
+        import sklearn.cluster  # raises ImportError when absent
+        if peer == "sklearn-minibatch":
+            settings = dict(n_clusters=k, init="array", n_init=1, max_iter=args.max_iter,
+                            tol=args.tol, batch_size=args.batch_size,
+                            max_no_improvement=10, reassignment_ratio=0.01,
+                            random_state=args.seed, compute_labels=True)
+
+            def fit(x, init):
+                s = dict(settings)
+                s["init"] = init
+                km = sklearn.cluster.MiniBatchKMeans(**s).fit(x)
+                return km.cluster_centers_, int(km.n_steps_), float(km.inertia_)
+            return settings, fit
+        algo = "lloyd" if peer == "sklearn-lloyd" else "elkan"
+        settings = dict(n_clusters=k, init="array", n_init=1, max_iter=args.max_iter,
+                        tol=args.tol, algorithm=algo, random_state=args.seed,
+                        copy_x=True)
+
+        def fit(x, init):
+            s = dict(settings)
+            s["init"] = init
+            km = sklearn.cluster.KMeans(**s).fit(x)
+            return km.cluster_centers_, int(km.n_iter_), float(km.inertia_)
+        return settings, fit
+    if peer == "faiss":
+        import faiss  # raises ImportError when absent
+        settings = dict(d=d, k=k, niter=args.max_iter, nredo=1, seed=args.seed,
+                        max_points_per_centroid=max(n, 256), min_points_per_centroid=1,
+                        spherical=False, verbose=False, tol="none (fixed niter)")
+
+        def fit(x, init):
+            km = faiss.Kmeans(d, k, niter=args.max_iter, nredo=1, seed=args.seed,
+                              max_points_per_centroid=max(n, 256),
+                              min_points_per_centroid=1, verbose=False)
+            km.train(x, init_centroids=init)
+            obj = float(km.obj[-1]) if len(km.obj) else float("nan")
+            return km.centroids, len(km.obj), obj
+        return settings, fit
+    raise SystemExit(f"unknown peer {peer!r} (sklearn-lloyd, sklearn-elkan, "
+                     "sklearn-minibatch, faiss)")
+
+
+def set_threads(peer, threads):
+    if peer == "faiss":
+        import faiss
+        faiss.omp_set_num_threads(threads)
+        return None
+    try:
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(limits=threads)
+    except ImportError:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--peer")
+    ap.add_argument("--data")
+    ap.add_argument("--dataset", default="/features")
+    ap.add_argument("--init", help=".npy (k×d float32) or .h5 with /centroids")
+    ap.add_argument("--max-iter", type=int, default=300)
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--versions", action="store_true", help="print module versions and exit")
+    args = ap.parse_args()
+
+    if args.versions:
+        emit({"status": "ok", "versions": versions()})
+        return 0
+    if not (args.peer and args.data and args.init):
+        ap.error("--peer, --data and --init are required")
+
+    base = {"peer": args.peer, "versions": versions(), "threads": args.threads}
+    try:
+        import numpy  # noqa: F401
+        import h5py  # noqa: F401
+    except ImportError as e:
+        emit(dict(base, status="skipped", note=f"{e.name} not importable by {sys.executable}"))
+        return 0
+    x = load(args.data, args.dataset)
+    init = load_init(args.init)
+    n, d = x.shape
+    k = init.shape[0]
+    if init.shape[1] != d:
+        emit(dict(base, status="error", note=f"init has {init.shape[1]} columns, data {d}"))
+        return 1
+    try:
+        settings, fit = make_runner(args, n, k, d)
+    except ImportError as e:
+        emit(dict(base, status="skipped",
+                  note=f"module {e.name} not importable by {sys.executable}"))
+        return 0
+
+    limiter = set_threads(args.peer, args.threads)
+    import warnings
+    warnings.simplefilter("ignore")
+    try:
+        for _ in range(args.warmup):
+            fit(x, init.copy())
+        times, iters = [], []
+        centroids, reported = None, None
+        for _ in range(args.repetitions):
+            c0 = init.copy()
+            t0 = time.perf_counter()
+            centroids, it, reported = fit(x, c0)
+            times.append(time.perf_counter() - t0)
+            iters.append(it)
+    finally:
+        if limiter is not None:
+            limiter.unregister() if hasattr(limiter, "unregister") else None
+    inertia = inertia_f64(x, centroids)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB
+    emit(dict(base, status="ok", n=n, d=d, k=k, times=times, iterations=iters,
+              inertia=inertia, inertia_reported=reported, peak_rss_mb=peak,
+              settings=settings, max_iter=args.max_iter, tol=args.tol))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+// Shared machinery of the exact accelerated k-means variants (elkan.cpp,
+// hamerly.cpp, yinyang.cpp, exponion.cpp). Not installed.
+//
+// Exactness contract: every variant must return, at every iteration, the labels
+// run_lloyd computes, i.e. for each row the argmin over j of the canonical fp32
+// squared distance D(i,j) = sqdist_canonical(x_i, |x_i|², c_j, |c_j|², d), ties to
+// the lowest index. The variants keep bounds on the TRUE Euclidean distances
+//   δ(i,j) = ||x_i - c_j||  (exact real arithmetic on the fp32 values)
+// because only true distances obey the triangle inequality, and convert between
+// computed and true distances with the error bound of the canonical formula:
+//
+//   |D(i,j) - δ(i,j)²| <= e(i,j) <= E_i = κ · (x̂n_i + ĉn_max),
+//   κ = (2d + 9) · u / (1 - 4(d+2)u),   u = 2^-24.
+//
+// Derivation (u = 2^-24, γ_d = du/(1-du), fma dots have error <= γ_d Σ|x_f c_f|):
+//   sqnorm(x)  : error <= γ_d |x|²           sqnorm(c): <= γ_d |c|²
+//   dot(x,c)   : error <= γ_d |x||c| <= γ_d (|x|²+|c|²)/2, doubled by the -2 factor
+//   x̂n + ĉn    : one rounding, <= u (1+γ_d)(|x|²+|c|²)
+//   final fma  : one rounding of a value <= (|x|+|c|)²(1+...) <= 2(1+...)(|x|²+|c|²)
+//   max(0, ·)  : moves the result towards δ² >= 0, never away.
+//   Sum: <= (2d + 3)u (1 + O(du)) (|x|²+|c|²), and |x|² <= x̂n/(1-γ_d); the "+9" and
+//   the denominator cover the O(du) terms for any d < 2^20.
+//
+// A centroid j is pruned for row i only when a lower bound z <= δ(i,j) proves
+//   D(i,j) >= z² - E_i > D(i,b) for the current best b (exact D(i,b) known), or
+//   D(i,j) >= z² - E_i > u² + E_i >= D(i,b) (only an upper bound u >= δ(i,b) known),
+// i.e. j is strictly worse than b and can neither win nor tie. Every other centroid's
+// D is computed with the canonical bits and compared with the lowest-index rule, so
+// the label is Lloyd's. Bounds are derived from computed D as
+//   δ <= sqrt(D + E),   δ >= sqrt(max(0, D - E)),
+// and moved by the centroid shifts p_j (true distance between old and new fp32
+// centroids, computed in fp64 and inflated by ρ = (d+8)·2^-52 relative). All fp64
+// bound arithmetic is rounded outwards by a 2^-49-relative slack on the operands'
+// magnitudes, far below E but enough to make the bounds rigorous; bounds stored in
+// fp32 are converted with directed rounding.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kmeans/internal.hpp"
+#include "personakit/assign.hpp"
+#include "personakit/isa.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PK_ACCEL_X86 1
+#endif
+
+namespace personakit::detail::accel {
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+inline constexpr double kSlack = 0x1p-49;  // outward rounding of fp64 bound arithmetic
+
+// κ of the header comment.
+inline double canonical_kappa(std::size_t d) {
+  const double u = 0x1p-24;
+  const double dd = static_cast<double>(d);
+  return (2.0 * dd + 9.0) * u / (1.0 - 4.0 * (dd + 2.0) * u);
+}
+
+// Upper bound on δ from a computed canonical squared distance D (E: row's error bound).
+inline double upper_from(float D, double E) {
+  return std::sqrt(static_cast<double>(D) + E) * (1.0 + kSlack);
+}
+// Lower bound on δ from a computed D (0 when D <= E).
+inline double lower_from(float D, double E) {
+  const double w = static_cast<double>(D) - E;
+  if (!(w > 0)) return 0.0;
+  return std::sqrt(w * (1.0 - kSlack)) * (1.0 - kSlack);
+}
+// a + b rounded up (a, b >= 0 or a = +inf).
+inline double add_up(double a, double b) { return (a + b) + kSlack * (std::fabs(a) + b); }
+// a - b rounded down (b >= 0); may be negative: negative lower bounds stay valid, and are
+// never squared (see proves()).
+inline double sub_dn(double a, double b) {
+  if (std::isinf(a)) return a;
+  return (a - b) - kSlack * (std::fabs(a) + b);
+}
+// Threshold t with z > t  =>  z² > rhs (rhs >= 0), for comparing many z to one rhs.
+inline double thr_of(double rhs) { return std::sqrt(rhs) * (1.0 + 0x1p-47); }
+// True when a lower bound z on δ(i,j) proves D(i,j) > rhs - E... precisely: z² > rhs,
+// with rhs = D_best + E (exact best known) or u² + 2E (upper bound u on the best).
+inline bool proves(double z, double rhs) {
+  return z > 0 && z * z * (1.0 - kSlack) > rhs * (1.0 + kSlack);
+}
+// Directed fp64 -> fp32 conversions for stored bounds.
+inline float lo32(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) > v) {  // one fp32 step down (f finite or +inf here)
+    std::uint32_t b;
+    std::memcpy(&b, &f, 4);
+    if (f > 0.0f) --b;
+    else if (f < 0.0f) ++b;
+    else b = 0x80000001u;  // below +-0: the negative denormal min
+    std::memcpy(&f, &b, 4);
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------
+// Exact distances with the canonical bits. The scalar path is sqdist_canonical; the
+// x86 paths compute the same per-lane sequence (fma chain over features from 0, then
+// fma(-2, dot, x̂n + ĉn), then v < 0 ? 0 : v) and so return identical bits.
+// NOTE: these use function-level target attributes in a baseline file; they belong in
+// kernels/src/avx512/ as dispatched kernels (reported to the kernel owner).
+
+#ifdef PK_ACCEL_X86
+// Distances of one row to m <= 16 listed centroids: one lane per centroid, the
+// centroid coordinates gathered from the row-major copy.
+__attribute__((target("avx512f,fma"))) inline void dist_list16_avx512(
+    const float* xi, float xn, const PackedCentroids& pc, const std::int32_t* idx, std::size_t m,
+    float* out) {
+  const std::size_t d = pc.d();
+  const __mmask16 mask = static_cast<__mmask16>((m >= 16) ? 0xFFFFu : ((1u << m) - 1u));
+  const __m512i vi = _mm512_maskz_loadu_epi32(mask, idx);
+  __m512i off = _mm512_mullo_epi32(vi, _mm512_set1_epi32(static_cast<int>(d)));
+  const __m512i one = _mm512_set1_epi32(1);
+  const float* rows = pc.rows();
+  __m512 acc = _mm512_setzero_ps();
+  for (std::size_t f = 0; f < d; ++f) {
+    const __m512 c = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, off, rows, 4);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(xi[f]), c, acc);
+    off = _mm512_add_epi32(off, one);
+  }
+  const __m512 nrm = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, vi, pc.norms(), 4);
+  const __m512 s = _mm512_add_ps(_mm512_set1_ps(xn), nrm);
+  __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), acc, s);
+  const __m512 z = _mm512_setzero_ps();
+  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, z, _CMP_LT_OQ), v, z);
+  _mm512_mask_storeu_ps(out, mask, v);
+}
+
+// One distance with hardware fma: the scalar canonical sequence without libm calls.
+__attribute__((target("fma"))) inline float dist_one_fma(const float* xi, float xn, const float* c,
+                                                         float cn, std::size_t d) {
+  float acc = 0.0f;
+  for (std::size_t f = 0; f < d; ++f) acc = __builtin_fmaf(xi[f], c[f], acc);
+  const float v = __builtin_fmaf(-2.0f, acc, xn + cn);
+  return v < 0.0f ? 0.0f : v;
+}
+// Up to 4 distances as independent fma chains (out-of-order overlap hides the latency).
+__attribute__((target("fma"))) inline void dist_few_fma(const float* xi, float xn,
+                                                        const PackedCentroids& pc,
+                                                        const std::int32_t* idx, std::size_t m,
+                                                        float* out) {
+  const std::size_t d = pc.d();
+  const float* r = pc.rows();
+  const float* c0 = r + static_cast<std::size_t>(idx[0]) * d;
+  const float* c1 = r + static_cast<std::size_t>(idx[m > 1 ? 1 : 0]) * d;
+  const float* c2 = r + static_cast<std::size_t>(idx[m > 2 ? 2 : 0]) * d;
+  const float* c3 = r + static_cast<std::size_t>(idx[m > 3 ? 3 : 0]) * d;
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  for (std::size_t f = 0; f < d; ++f) {
+    const float xf = xi[f];
+    a0 = __builtin_fmaf(xf, c0[f], a0);
+    a1 = __builtin_fmaf(xf, c1[f], a1);
+    a2 = __builtin_fmaf(xf, c2[f], a2);
+    a3 = __builtin_fmaf(xf, c3[f], a3);
+  }
+  const float acc[4] = {a0, a1, a2, a3};
+  for (std::size_t t = 0; t < m; ++t) {
+    const float v = __builtin_fmaf(-2.0f, acc[t], xn + pc.norms()[idx[t]]);
+    out[t] = v < 0.0f ? 0.0f : v;
+  }
+}
+#endif
+
+// Chooses the path once per run.
+class ExactDist {
+ public:
+  ExactDist() {
+#ifdef PK_ACCEL_X86
+    avx512_ = active_isa() == Isa::avx512;
+#endif
+  }
+  // out[t] = D(i, idx[t]) for t < m.
+  void list(const float* xi, float xn, const PackedCentroids& pc, const std::int32_t* idx,
+            std::size_t m, float* out) const {
+#ifdef PK_ACCEL_X86
+    if (avx512_) {
+      // Gathers pay off from about 8 lanes; fewer go as independent scalar fma chains.
+      // (The gather offsets are int32: k·d must stay below 2^31 for that path.)
+      const bool gather = pc.k() * pc.d() < (std::size_t{1} << 31);
+      std::size_t t = 0;
+      while (gather && m - t >= 8) {
+        const std::size_t w = std::min<std::size_t>(16, m - t);
+        dist_list16_avx512(xi, xn, pc, idx + t, w, out + t);
+        t += w;
+      }
+      for (; t < m; t += 4) dist_few_fma(xi, xn, pc, idx + t, std::min<std::size_t>(4, m - t), out + t);
+      return;
+    }
+#endif
+    const std::size_t d = pc.d();
+    for (std::size_t t = 0; t < m; ++t)
+      out[t] = sqdist_canonical(xi, xn, pc.rows() + static_cast<std::size_t>(idx[t]) * d,
+                                pc.norms()[idx[t]], d);
+  }
+  float one(const float* xi, float xn, const PackedCentroids& pc, std::int32_t j) const {
+    const std::size_t d = pc.d();
+#ifdef PK_ACCEL_X86
+    if (avx512_) return dist_one_fma(xi, xn, pc.rows() + static_cast<std::size_t>(j) * d, pc.norms()[j], d);
+#endif
+    return sqdist_canonical(xi, xn, pc.rows() + static_cast<std::size_t>(j) * d, pc.norms()[j], d);
+  }
+
+ private:
+  bool avx512_ = false;
+};
+
+// Rows per block of the variants' parallel loops (scheduling only: results are per row).
+inline constexpr std::size_t kBlockRows = 256;
+
+// Rows rows[0..m) (indices into in.x) copied into xb (m×d) and nb (m norms), so the
+// tuned kernels (assign_nearest2, sqdist_rows) can run on them; called inside the
+// variants' parallel regions, where those kernels run serially.
+inline void gather_rows(const RunInput& in, const std::size_t* rows, std::size_t m, float* xb, float* nb) {
+  const std::size_t d = in.d;
+  for (std::size_t t = 0; t < m; ++t) {
+    std::memcpy(xb + t * d, in.x + rows[t] * d, d * sizeof(float));
+    nb[t] = in.xnorm[rows[t]];
+  }
+}
+
+// Lowest-index tie rule: does candidate (D, j) beat the best (Db, b)?
+inline bool better(float D, std::int32_t j, float Db, std::int32_t b) {
+  return D < Db || (D == Db && j < b);
+}
+
+// ---------------------------------------------------------------------------------
+// Centroid geometry shared by the variants.
+
+// Current centroids, packed, with the error-bound constants.
+struct Centres {
+  std::size_t k = 0, d = 0;
+  PackedCentroids pc;
+  double kappa = 0;     // κ
+  double cnmax = 0;     // max canonical centroid norm (fp32 value)
+  double rho = 0;       // relative slack of fp64 geometry, (d+8)·2^-52
+  void set(const std::vector<float>& c, std::size_t k_, std::size_t d_) {
+    k = k_; d = d_;
+    pc.pack(c.data(), k, d);
+    kappa = canonical_kappa(d);
+    rho = (static_cast<double>(d) + 8.0) * 0x1p-52;
+    cnmax = 0;
+    for (std::size_t j = 0; j < k; ++j) cnmax = std::max(cnmax, static_cast<double>(pc.norms()[j]));
+  }
+  // E_i for a row of canonical norm xn.
+  double row_error(float xn) const { return kappa * (static_cast<double>(xn) + cnmax) * (1.0 + kSlack); }
+};
+
+// Upper bounds on ||new_j - old_j|| (fp64, inflated).
+inline void centroid_shifts(const std::vector<float>& oldc, const std::vector<float>& newc,
+                            std::size_t k, std::size_t d, std::vector<double>& p) {
+  p.assign(k, 0.0);
+  const double rho = (static_cast<double>(d) + 8.0) * 0x1p-52;
+  for (std::size_t j = 0; j < k; ++j) {
+    double s = 0;
+    for (std::size_t f = 0; f < d; ++f) {
+      const double t = static_cast<double>(newc[j * d + f]) - static_cast<double>(oldc[j * d + f]);
+      s += t * t;
+    }
+    p[j] = s > 0 ? std::sqrt(s) * (1.0 + rho) : 0.0;
+  }
+}
+
+// Lower bound on ||c_a - c_b|| (fp64, deflated), from the row-major centroids.
+inline double centre_gap(const float* ca, const float* cb, std::size_t d, double rho) {
+  double s = 0;
+  for (std::size_t f = 0; f < d; ++f) {
+    const double t = static_cast<double>(ca[f]) - static_cast<double>(cb[f]);
+    s += t * t;
+  }
+  return std::sqrt(s) * (1.0 - rho);
+}
+
+// Full k×k matrix of deflated inter-centre distances (diagonal 0). OpenMP over rows.
+inline void centre_gaps(const Centres& C, std::vector<double>& cc) {
+  const std::size_t k = C.k, d = C.d;
+  cc.assign(k * k, 0.0);
+  const float* r = C.pc.rows();
+#pragma omp parallel for schedule(dynamic, 8)
+  for (std::size_t a = 0; a < k; ++a)
+    for (std::size_t b = a + 1; b < k; ++b) cc[a * k + b] = centre_gap(r + a * d, r + b * d, d, C.rho);
+  for (std::size_t a = 0; a < k; ++a)
+    for (std::size_t b = 0; b < a; ++b) cc[a * k + b] = cc[b * k + a];
+}
+
+// ---------------------------------------------------------------------------------
+// The iteration driver shared by the variants (defined in hamerly.cpp). It mirrors
+// run_lloyd's loop exactly (lloyd.cpp): iteration t assigns every row to c_t,
+// calls on_assignment(t, labels), updates c_{t+1} with update_centroids (empty
+// clusters re-seeded from exact distances), reports progress, stops on strict
+// convergence (no label changed) or shift <= tol_abs, and after a stop on tol or
+// max_iter assigns once more so labels and inertia belong to the returned centroids.
+// Exact distances of every row to its own centroid (n evaluations) are computed only
+// when a cluster is empty (re-seeding needs them), when a progress callback wants the
+// inertia, and once at the end for the inertia.
+class AlgoBase {
+ public:
+  virtual ~AlgoBase() = default;
+  // Allocate the bounds for in.n rows and k centroids.
+  virtual void prepare(const RunInput& in, std::size_t k) = 0;
+  virtual std::size_t state_bytes() const = 0;
+  // Lloyd's labels for the centroids C, in place. first: no valid bounds yet.
+  // Returns the number of rows whose label changed; adds the distances computed to *evals.
+  virtual std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels,
+                               bool first, std::uint64_t* evals) = 0;
+  // The centroids moved by at most p[j] since the last assign (applied lazily).
+  virtual void moved(const std::vector<double>& p) = 0;
+  // These rows' labels were changed outside assign (empty-cluster re-seeding).
+  virtual void reset_rows(const std::vector<std::size_t>& rows) = 0;
+};
+
+RunOutput run_bounded(const RunInput& in, std::vector<float> centroids, AlgoBase& algo);
+
+// Yinyang's number of centroid groups: t = max(1, k/10).
+inline std::size_t yinyang_groups(std::size_t k) { return std::max<std::size_t>(1, k / 10); }
+
+}  // namespace personakit::detail::accel

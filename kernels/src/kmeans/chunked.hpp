@@ -1,0 +1,204 @@
+// Fixed-chunk fp64 accumulation shared by every exact update (update.cpp, lloyd.cpp,
+// minibatch.cpp). Internal to the front end.
+//
+// Determinism scheme: rows are cut into chunks of kChunkRows (chunk c = rows
+// [c*kChunkRows, (c+1)*kChunkRows)), independent of threads and of how a source
+// delivers its blocks. Each chunk accumulates into its own zeroed fp64 partial, in row
+// order; partials are added into the running totals in chunk order (total += p_0,
+// total += p_1, ...). Chunks run in parallel in groups of G (G only bounds memory:
+// grouping does not change the sequence of additions, so G may depend on anything).
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "kmeans/internal.hpp"
+
+namespace personakit::detail {
+
+struct Totals {
+  std::size_t k = 0, d = 0;
+  std::vector<double> sums;          // k×d: sum of w_i x_i per cluster
+  std::vector<double> wsum;          // k: sum of w_i per cluster
+  std::vector<std::int64_t> sizes;   // k: rows per cluster
+  double inertia = 0;                // sum of w_i dist_i
+  std::uint64_t changes = 0;         // labels changed (in-memory passes)
+  Totals() = default;
+  Totals(std::size_t k_, std::size_t d_) : k(k_), d(d_), sums(k_ * d_), wsum(k_), sizes(k_) {}
+  void clear() {
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(wsum.begin(), wsum.end(), 0.0);
+    std::fill(sizes.begin(), sizes.end(), 0);
+    inertia = 0;
+    changes = 0;
+  }
+};
+
+// One chunk's partial plus scratch owned by the chunk while it runs.
+struct ChunkPartial {
+  std::vector<double> sums, wsum;
+  std::vector<std::int64_t> sizes;
+  double inertia = 0;
+  std::uint64_t changes = 0;
+  std::uint64_t hash = 0;                 // streamed passes: additive (row, label) hash
+  std::vector<std::int32_t> labels;       // kChunkRows scratch
+  std::vector<float> dist, norms;         // kChunkRows scratch
+};
+
+// sum_i w_i * dist_i over one chunk, fp64, in row order. w_i * dist_i is exact in fp64
+// (24-bit × 24-bit significands), so only the additions round.
+inline double chunk_inertia(const float* dist, const float* w, std::size_t m) {
+  double s = 0;
+  if (w) {
+    for (std::size_t i = 0; i < m; ++i) s += static_cast<double>(w[i]) * static_cast<double>(dist[i]);
+  } else {
+    for (std::size_t i = 0; i < m; ++i) s += static_cast<double>(dist[i]);
+  }
+  return s;
+}
+
+inline void count_sizes(const std::int32_t* labels, std::size_t m, std::int64_t* sizes) {
+  for (std::size_t i = 0; i < m; ++i) ++sizes[labels[i]];
+}
+
+// Hash of one (row, label) pair; a chunk's hash is the sum (mod 2^64) over its rows,
+// so a relabelled row updates it by one subtraction and one addition.
+inline std::uint64_t label_hash(std::uint64_t row, std::int32_t label) {
+  return splitmix64(row * 0xD1B54A32D192ED03ull + static_cast<std::uint64_t>(label) + 1);
+}
+
+class ChunkReducer {
+ public:
+  // budget: bytes for the partials and scratch of the chunks in flight (G of them).
+  ChunkReducer(std::size_t k, std::size_t d, bool accumulate = true, std::size_t budget = std::size_t{64} << 20)
+      : k_(k), d_(d), g_(group_for(k, d, budget, accumulate)), acc_(accumulate) {
+    parts_.resize(g_);
+  }
+  // G: at most 64 chunks in flight, at least 2 (two threads), else as many as fit the budget.
+  static std::size_t group_for(std::size_t k, std::size_t d, std::size_t budget, bool accumulate = true) {
+    return std::clamp<std::size_t>(budget / bytes_per_chunk(k, d, accumulate), 2, 64);
+  }
+  static std::size_t bytes_per_chunk(std::size_t k, std::size_t d, bool accumulate = true) {
+    return (accumulate ? (k * d + 2 * k) * 8 : 0) + kChunkRows * 12;
+  }
+  std::size_t group() const { return g_; }
+
+  // Rows [0, nrows) of a block whose first row starts a chunk. fn(c, r0, m, part) runs
+  // for local chunk c = rows [r0, r0+m) with a zeroed partial (parallel over chunks);
+  // partials are then added into t in chunk order. after(c, part) (optional) runs
+  // serially in chunk order, after the partial is added.
+  template <class F, class A>
+  void run(std::size_t nrows, Totals& t, const F& fn, const A& after) {
+    const std::size_t nchunks = (nrows + kChunkRows - 1) / kChunkRows;
+    for (std::size_t g0 = 0; g0 < nchunks; g0 += g_) {
+      const std::size_t ng = std::min(g_, nchunks - g0);
+      std::exception_ptr err;  // an exception must not leave the parallel region
+#pragma omp parallel for schedule(dynamic, 1)
+      for (std::size_t q = 0; q < ng; ++q) {
+        try {
+          ChunkPartial& p = parts_[q];
+          prepare(p);
+          const std::size_t c = g0 + q, r0 = c * kChunkRows;
+          fn(c, r0, std::min(kChunkRows, nrows - r0), p);
+        } catch (...) {
+#pragma omp critical(personakit_chunk_error)
+          if (!err) err = std::current_exception();
+        }
+      }
+      if (err) std::rethrow_exception(err);
+      if (acc_) {
+        const std::size_t kd = k_ * d_;
+        // Each element receives the chunk partials in chunk order, whichever thread
+        // owns the element: parallel over elements keeps the sum order fixed.
+#pragma omp parallel for schedule(static) if (kd >= 65536)
+        for (std::size_t e = 0; e < kd; ++e) {
+          double s = t.sums[e];
+          for (std::size_t q = 0; q < ng; ++q) s += parts_[q].sums[e];
+          t.sums[e] = s;
+        }
+        for (std::size_t q = 0; q < ng; ++q) {
+          for (std::size_t l = 0; l < k_; ++l) { t.wsum[l] += parts_[q].wsum[l]; t.sizes[l] += parts_[q].sizes[l]; }
+        }
+      }
+      for (std::size_t q = 0; q < ng; ++q) {
+        t.inertia += parts_[q].inertia;
+        t.changes += parts_[q].changes;
+        after(g0 + q, parts_[q]);
+      }
+    }
+  }
+  template <class F>
+  void run(std::size_t nrows, Totals& t, const F& fn) {
+    run(nrows, t, fn, [](std::size_t, const ChunkPartial&) {});
+  }
+
+ private:
+  void prepare(ChunkPartial& p) const {
+    if (acc_) {
+      p.sums.assign(k_ * d_, 0.0);
+      p.wsum.assign(k_, 0.0);
+      p.sizes.assign(k_, 0);
+    }
+    p.inertia = 0;
+    p.changes = 0;
+    p.hash = 0;
+    if (p.labels.size() < kChunkRows) {
+      p.labels.resize(kChunkRows);
+      p.dist.resize(kChunkRows);
+      p.norms.resize(kChunkRows);
+    }
+  }
+  std::size_t k_, d_, g_;
+  bool acc_;
+  std::vector<ChunkPartial> parts_;
+};
+
+// ---- Empty clusters ----
+// A row considered for re-seeding an empty cluster. Order: farthest first, ties by
+// lowest row index (a total order, so any selection method picks the same rows).
+struct FarRow {
+  float dist;
+  std::uint64_t row;
+};
+inline bool far_before(const FarRow& a, const FarRow& b) {
+  return a.dist > b.dist || (a.dist == b.dist && a.row < b.row);
+}
+
+// Number of candidates that always suffices: each empty cluster takes one row, and
+// at most one row per non-empty cluster is skipped (the last row of a cluster).
+inline std::size_t reseed_candidates_needed(std::size_t empty, std::size_t k) { return empty + k; }
+
+// Clusters with zero total weight, ascending.
+inline std::vector<std::size_t> empty_clusters(const Totals& t) {
+  std::vector<std::size_t> e;
+  for (std::size_t l = 0; l < t.k; ++l)
+    if (!(t.wsum[l] > 0)) e.push_back(l);
+  return e;
+}
+
+struct Relabel {
+  std::uint64_t row;
+  std::int32_t from, to;
+};
+
+// Re-seed the empty clusters (ascending) from the candidates (sorted by far_before),
+// moving each chosen row's contribution from its cluster to the empty one, as
+// scikit-learn does. A candidate is skipped when taking it would empty its own cluster.
+// cand_x: candidates' rows (count×d), cand_label, cand_w (null = 1). Returns the moves.
+std::vector<Relabel> apply_reseed(Totals& t, const std::vector<std::size_t>& empty,
+                                  const std::vector<FarRow>& cand, const float* cand_x,
+                                  const std::int32_t* cand_label, const float* cand_w);
+
+// Re-seed the empty clusters of t from in-memory distances (rows farthest first);
+// updates labels and sets dist to 0 for the moved rows.
+std::vector<Relabel> reseed_in_memory(Totals& t, const float* x, const float* weights,
+                                      std::int32_t* labels, float* dist, std::size_t n);
+
+// new_c = sums / wsum rounded once to fp32 (clusters still empty keep old_c);
+// returns sum over clusters of ||new - old||^2 in fp64.
+double finalize_centroids(const Totals& t, const std::vector<float>& old_c, std::vector<float>& new_c);
+
+}  // namespace personakit::detail

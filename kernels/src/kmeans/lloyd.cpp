@@ -1,0 +1,261 @@
+// Exact Lloyd, in memory and streamed: one fused pass per iteration (assign a chunk,
+// then accumulate that chunk's fp64 partial while its rows are hot in cache).
+//
+// Iteration t: assign every row to c_t (labels, distances, inertia of c_t), update
+// c_{t+1} = weighted means (empty clusters re-seeded), report progress, then stop on
+// strict convergence (no label changed) or when sum ||c_{t+1} - c_t||^2 <= tol_abs.
+// After a stop on tol or max_iter, one more assignment pass makes labels and inertia
+// those of the returned centroids (as scikit-learn's final E-step).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "kmeans/chunked.hpp"
+#include "personakit/error.hpp"
+
+namespace personakit::detail {
+namespace {
+
+// One exact pass over the data, in memory or streamed.
+class PassOps {
+ public:
+  virtual ~PassOps() = default;
+  // Assign every row to pc; fill t (sums, wsum, sizes, inertia, changes). Returns
+  // whether any label changed since the previous pass (true on the first pass).
+  virtual bool pass(const PackedCentroids& pc, Totals& t) = 0;
+  // Re-seed t's empty clusters from the distances to pc (the last pass's centroids).
+  virtual void reseed(const PackedCentroids& pc, Totals& t) = 0;
+  virtual void assigned(int /*iteration*/) {}
+};
+
+RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int max_iter,
+                     std::size_t n) {
+  const std::size_t d = in.d, k = c.size() / d;
+  RunOutput out;
+  Totals t(k, d);
+  PackedCentroids pc;
+  std::vector<float> next;
+  std::vector<std::int64_t> sizes;
+  bool consistent = false;
+  double inertia = 0;
+  for (int it = 1; it <= max_iter; ++it) {
+    pc.pack(c.data(), k, d);
+    t.clear();
+    const bool changed = ops.pass(pc, t);
+    out.distance_evaluations += static_cast<std::uint64_t>(n) * k;
+    ops.assigned(it);
+    inertia = t.inertia;
+    sizes = t.sizes;
+    if (!empty_clusters(t).empty()) ops.reseed(pc, t);
+    const double shift = finalize_centroids(t, c, next);
+    out.iterations = it;
+    report_progress(in, it, inertia, shift);
+    if (!changed) {
+      // Same labels as the previous pass, so next == c unless a re-seed intervened.
+      out.converged = true;
+      consistent = next == c;
+      c.swap(next);
+      break;
+    }
+    c.swap(next);
+    if (in.tol_abs > 0 && shift <= in.tol_abs) {
+      out.converged = true;
+      break;
+    }
+  }
+  if (!consistent) {
+    pc.pack(c.data(), k, d);
+    t.clear();
+    ops.pass(pc, t);
+    out.distance_evaluations += static_cast<std::uint64_t>(n) * k;
+    inertia = t.inertia;
+    sizes = t.sizes;
+  }
+  out.centroids = std::move(c);
+  out.inertia = inertia;
+  out.sizes = std::move(sizes);
+  return out;
+}
+
+class MemoryOps final : public PassOps {
+ public:
+  MemoryOps(const RunInput& in, std::size_t k)
+      : in_(in), red_(k, in.d), labels_(in.n, -1), dist_(in.n) {}
+  bool pass(const PackedCentroids& pc, Totals& t) override {
+    const float* x = in_.x;
+    const float* w = in_.weights;
+    const std::size_t d = in_.d;
+    red_.run(in_.n, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+      // Inside a parallel region the dispatched kernel runs serially on this chunk.
+      assign_nearest(x + r0 * d, m, d, in_.xnorm ? in_.xnorm + r0 : nullptr, pc, p.labels.data(), dist_.data() + r0);
+      std::int32_t* lab = labels_.data() + r0;
+      std::uint64_t ch = 0;
+      for (std::size_t i = 0; i < m; ++i) {
+        ch += lab[i] != p.labels[i];
+        lab[i] = p.labels[i];
+      }
+      p.changes = ch;
+      const float* wc = w ? w + r0 : nullptr;
+      accumulate_sums(x + r0 * d, m, d, lab, wc, p.sums.data(), p.wsum.data());
+      count_sizes(lab, m, p.sizes.data());
+      p.inertia = chunk_inertia(dist_.data() + r0, wc, m);
+    });
+    return t.changes > 0;
+  }
+  void reseed(const PackedCentroids&, Totals& t) override {
+    reseed_in_memory(t, in_.x, in_.weights, labels_.data(), dist_.data(), in_.n);
+  }
+  void assigned(int it) override {
+    if (in_.params && in_.params->on_assignment) in_.params->on_assignment(it, labels_.data());
+  }
+  std::vector<std::int32_t>& labels() { return labels_; }
+
+ private:
+  const RunInput& in_;
+  ChunkReducer red_;
+  std::vector<std::int32_t> labels_;
+  std::vector<float> dist_;
+};
+
+class StreamOps final : public PassOps {
+ public:
+  static std::size_t stream_budget(const RunInput& in) {
+    return in.params && in.params->memory_limit ? in.params->memory_limit / 4 : std::size_t{64} << 20;
+  }
+
+ public:
+  StreamOps(RowSource& src, const RunInput& in, std::size_t k, bool keep_labels)
+      : src_(src), in_(in), k_(k), red_(k, in.d, true, stream_budget(in)), keep_(keep_labels) {
+    const std::size_t nchunks = (in.n + kChunkRows - 1) / kChunkRows;
+    if (keep_) labels_.assign(in.n, -1);
+    else hashes_.assign(nchunks, 0);
+  }
+  bool pass(const PackedCentroids& pc, Totals& t) override {
+    const std::size_t d = in_.d;
+    const float* w = in_.weights;
+    bool changed = first_;
+    first_ = false;
+    src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
+      check_block(row0, nb);
+      const std::size_t c0 = row0 / kChunkRows;
+      red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+        const float* xc = xb + r0 * d;
+        const std::size_t g0 = row0 + r0;  // global first row
+        row_norms(xc, m, d, p.norms.data());
+        assign_nearest(xc, m, d, p.norms.data(), pc, p.labels.data(), p.dist.data());
+        if (keep_) {
+          std::uint64_t ch = 0;
+          std::int32_t* lab = labels_.data() + g0;
+          for (std::size_t i = 0; i < m; ++i) {
+            ch += lab[i] != p.labels[i];
+            lab[i] = p.labels[i];
+          }
+          p.changes = ch;
+        } else {
+          std::uint64_t h = 0;
+          for (std::size_t i = 0; i < m; ++i) h += label_hash(g0 + i, p.labels[i]);
+          p.hash = h;
+        }
+        const float* wc = w ? w + g0 : nullptr;
+        accumulate_sums(xc, m, d, p.labels.data(), wc, p.sums.data(), p.wsum.data());
+        count_sizes(p.labels.data(), m, p.sizes.data());
+        p.inertia = chunk_inertia(p.dist.data(), wc, m);
+      }, [&](std::size_t c, const ChunkPartial& p) {
+        if (!keep_) {
+          if (hashes_[c0 + c] != p.hash) changed = true;
+          hashes_[c0 + c] = p.hash;
+        }
+      });
+      rows_seen_ = row0 + nb;
+    });
+    if (rows_seen_ != in_.n) throw Error("row source delivered " + std::to_string(rows_seen_) + " rows, expected " + std::to_string(in_.n));
+    return changed || t.changes > 0;
+  }
+  // Extra pass, only when a cluster is empty: the same distances as the last pass
+  // (same centroids, same kernel), the `need` farthest rows kept with their data.
+  void reseed(const PackedCentroids& pc, Totals& t) override {
+    const auto empty = empty_clusters(t);
+    const std::size_t d = in_.d, need = reseed_candidates_needed(empty.size(), k_);
+    const float* w = in_.weights;
+    std::vector<FarRow> cand;
+    std::vector<float> cx;
+    std::vector<std::int32_t> cl;
+    Totals scratch(0, 0);
+    ChunkReducer red(k_, d, false, stream_budget(in_));
+    src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
+      check_block(row0, nb);
+      red.run(nb, scratch, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+        const float* xc = xb + r0 * d;
+        row_norms(xc, m, d, p.norms.data());
+        assign_nearest(xc, m, d, p.norms.data(), pc, p.labels.data(), p.dist.data());
+      }, [&](std::size_t c, const ChunkPartial& p) {
+        const std::size_t r0 = c * kChunkRows, m = std::min(kChunkRows, nb - r0);
+        for (std::size_t i = 0; i < m; ++i) {
+          const std::uint64_t row = row0 + r0 + i;
+          if (w && !(w[row] > 0)) continue;
+          const FarRow f{p.dist[i], row};
+          if (cand.size() == need && !far_before(f, cand.back())) continue;
+          const auto pos = static_cast<std::size_t>(std::upper_bound(cand.begin(), cand.end(), f, far_before) - cand.begin());
+          cand.insert(cand.begin() + static_cast<std::ptrdiff_t>(pos), f);
+          cl.insert(cl.begin() + static_cast<std::ptrdiff_t>(pos), p.labels[i]);
+          cx.insert(cx.begin() + static_cast<std::ptrdiff_t>(pos * d), xb + (r0 + i) * d, xb + (r0 + i + 1) * d);
+          if (cand.size() > need) {
+            cand.pop_back();
+            cl.pop_back();
+            cx.resize(cand.size() * d);
+          }
+        }
+      });
+    });
+    std::vector<float> cw(cand.size());
+    for (std::size_t q = 0; q < cand.size(); ++q) cw[q] = w ? w[cand[q].row] : 1.0f;
+    const auto moves = apply_reseed(t, empty, cand, cx.data(), cl.data(), cw.data());
+    for (const auto& mv : moves) {
+      if (keep_) labels_[mv.row] = mv.to;
+      else hashes_[mv.row / kChunkRows] += label_hash(mv.row, mv.to) - label_hash(mv.row, mv.from);
+    }
+  }
+  std::vector<std::int32_t>& labels() { return labels_; }
+
+ private:
+  void check_block(std::size_t row0, std::size_t nb) const {
+    if (row0 % kChunkRows != 0 || (nb % kChunkRows != 0 && row0 + nb != in_.n))
+      throw Error("row source broke the block alignment (block at row " + std::to_string(row0) + " of " +
+                  std::to_string(nb) + " rows, alignment " + std::to_string(kChunkRows) + ")");
+  }
+  RowSource& src_;
+  const RunInput& in_;
+  std::size_t k_;
+  ChunkReducer red_;
+  bool keep_;
+  bool first_ = true;
+  std::size_t rows_seen_ = 0;
+  std::vector<std::int32_t> labels_;
+  std::vector<std::uint64_t> hashes_;
+};
+
+}  // namespace
+
+RunOutput run_lloyd(const RunInput& in, std::vector<float> centroids) {
+  const std::size_t k = centroids.size() / in.d;
+  MemoryOps ops(in, k);
+  RunOutput out = lloyd_loop(ops, in, std::move(centroids), in.params->max_iter, in.n);
+  out.labels = std::move(ops.labels());
+  out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, in.n, k, in.d);
+  return out;
+}
+
+RunOutput run_lloyd_streamed(RowSource& src, const RunInput& in, std::vector<float> centroids,
+                             bool keep_labels, int max_iter) {
+  const std::size_t k = centroids.size() / in.d;
+  StreamOps ops(src, in, k, keep_labels);
+  RunOutput out = lloyd_loop(ops, in, std::move(centroids), max_iter, in.n);
+  if (keep_labels) out.labels = std::move(ops.labels());
+  const std::size_t nchunks = (in.n + kChunkRows - 1) / kChunkRows;
+  const std::size_t budget = StreamOps::stream_budget(in);
+  out.state_bytes = (keep_labels ? in.n * 4 : nchunks * 8) +
+                    ChunkReducer::group_for(k, in.d, budget) * ChunkReducer::bytes_per_chunk(k, in.d);
+  return out;
+}
+
+}  // namespace personakit::detail

@@ -1,0 +1,222 @@
+// Mini-batch k-means (Sculley 2010) with scikit-learn's rules for reassignment and
+// early stopping, reading rows through a RowSource so it runs in memory or streamed.
+//
+// Batches: the rows are cut into blocks of R = clamp(batch_size / 16, 1, 256)
+// consecutive rows; each epoch visits the blocks in a seeded random order (Fisher-Yates
+// on a splitmix64 stream keyed by the run's seed and the epoch), and a batch is the next
+// ceil(batch_size / R) blocks of that order: rows without replacement within an epoch,
+// read in contiguous runs (cheap for HDF5).
+// Update (per-centroid learning rate 1/count, weighted): for each centroid j hit by
+// the batch, c_j <- (c_j * W_j + sum_{i in batch, l_i = j} w_i x_i) / (W_j + sum w_i),
+// W_j += sum w_i, in fp64, rows in batch order: deterministic for any thread count
+// (the assignment is parallel, the update sequential).
+// Reassignment (scikit-learn's reassignment_ratio): after every 10 k rows seen (or when
+// some W_j is 0), centroids with W_j < ratio * max W are moved to batch rows drawn
+// with probability proportional to weight (at most batch_size / 2 of them, the
+// lightest first), and their W_j set to the smallest W of the others.
+// Stopping: max_steps, max_epochs, centroid shift sum ||dc||^2 <= tol_abs, or
+// max_no_improvement steps without a new minimum of the smoothed batch inertia
+// ewa = (1 - a) ewa + a * (batch inertia / batch rows), a = min(1, 2 B / (n + 1)); the
+// first step is ignored (its inertia reflects the initialisation).
+// Finish: `refine` exact Lloyd passes (streamed), then one exact pass: the reported
+// inertia is always computed over all rows.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "kmeans/chunked.hpp"
+#include "personakit/error.hpp"
+
+namespace personakit::detail {
+
+RunOutput run_minibatch(RowSource& src, const RunInput& in, std::vector<float> c) {
+  const KMeansParams& p = *in.params;
+  const std::size_t n = in.n, d = in.d, k = c.size() / d;
+  const std::size_t B = std::min<std::size_t>(std::max<std::size_t>(p.batch_size, 1), n);
+  const std::size_t R = std::clamp<std::size_t>(B / 16, 1, 256);
+  const std::size_t nblocks = (n + R - 1) / R;
+  const std::size_t per_batch = std::max<std::size_t>(1, (B + R - 1) / R);
+  const std::size_t steps_per_epoch = (nblocks + per_batch - 1) / per_batch;
+  std::uint64_t max_steps = p.max_epochs > 0 ? static_cast<std::uint64_t>(p.max_epochs) * steps_per_epoch
+                                             : std::numeric_limits<std::uint64_t>::max();
+  if (p.max_steps > 0) max_steps = std::min<std::uint64_t>(max_steps, p.max_steps);
+  const std::uint64_t run_seed = splitmix64(p.seed + static_cast<std::uint64_t>(in.run));
+  Rng rng(splitmix64(run_seed ^ 0x3C6EF372FE94F82Bull));  // reassignment draws
+  const float* w = in.weights;
+
+  RunOutput out;
+  std::vector<std::uint32_t> order(nblocks);
+  std::vector<std::uint64_t> idx;
+  std::vector<float> xb, wb, nb, dist;
+  std::vector<std::int32_t> lab;
+  std::vector<double> W(k, 0.0), sums(k * d), bw(k);
+  std::vector<float> old;
+  PackedCentroids pc;
+  double ewa = 0, ewa_min = std::numeric_limits<double>::infinity();
+  bool have_ewa = false;
+  int no_improve = 0;
+  std::uint64_t rows_done = 0, since_reassign = 0, lloyd_eq = 0;
+  const double alpha = std::min(1.0, 2.0 * static_cast<double>(B) / static_cast<double>(n + 1));
+  std::uint64_t step = 0;
+  std::size_t pos = nblocks;  // position in the epoch's order (nblocks: start a new epoch)
+  std::uint64_t epoch = 0;
+  const std::uint64_t report_every = std::max<std::uint64_t>(1, steps_per_epoch / 10);
+
+  for (; step < max_steps; ++step) {
+    if (pos >= nblocks) {
+      std::iota(order.begin(), order.end(), 0u);
+      Rng er(splitmix64(run_seed + 0x9E3779B9ull * (epoch + 1)));
+      for (std::size_t i = nblocks; i > 1; --i) std::swap(order[i - 1], order[er.below(i)]);
+      pos = 0;
+      ++epoch;
+    }
+    // The batch: blocks order[pos .. pos+per_batch), rows sorted ascending.
+    const std::size_t nbk = std::min(per_batch, nblocks - pos);
+    std::vector<std::uint32_t> blocks(order.begin() + static_cast<std::ptrdiff_t>(pos),
+                                      order.begin() + static_cast<std::ptrdiff_t>(pos + nbk));
+    pos += nbk;
+    std::sort(blocks.begin(), blocks.end());
+    idx.clear();
+    for (const auto b : blocks)
+      for (std::size_t r = static_cast<std::size_t>(b) * R; r < std::min(n, (static_cast<std::size_t>(b) + 1) * R); ++r) idx.push_back(r);
+    const std::size_t m = idx.size();
+    xb.resize(m * d);
+    if (in.x) {
+      for (std::size_t t = 0; t < m; ++t) std::memcpy(&xb[t * d], in.x + idx[t] * d, d * sizeof(float));
+    } else {
+      src.read_rows(idx.data(), m, xb.data());
+    }
+    wb.resize(m);
+    for (std::size_t t = 0; t < m; ++t) wb[t] = w ? w[idx[t]] : 1.0f;
+    nb.resize(m);
+    dist.resize(m);
+    lab.resize(m);
+    row_norms(xb.data(), m, d, nb.data());
+    pc.pack(c.data(), k, d);
+    assign_nearest(xb.data(), m, d, nb.data(), pc, lab.data(), dist.data());
+    out.distance_evaluations += static_cast<std::uint64_t>(m) * k;
+    lloyd_eq += static_cast<std::uint64_t>(m) * k;
+    double batch_inertia = 0, batch_w = 0;
+    for (std::size_t t = 0; t < m; ++t) {
+      batch_inertia += static_cast<double>(wb[t]) * dist[t];
+      batch_w += wb[t];
+    }
+
+    // Sculley update, per-centroid counts.
+    old = c;
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(bw.begin(), bw.end(), 0.0);
+    for (std::size_t t = 0; t < m; ++t) {
+      const std::size_t l = static_cast<std::size_t>(lab[t]);
+      const double wt = wb[t];
+      if (!(wt > 0)) continue;
+      bw[l] += wt;
+      for (std::size_t j = 0; j < d; ++j) sums[l * d + j] += wt * xb[t * d + j];
+    }
+    for (std::size_t l = 0; l < k; ++l) {
+      if (!(bw[l] > 0)) continue;
+      const double tot = W[l] + bw[l];
+      for (std::size_t j = 0; j < d; ++j)
+        c[l * d + j] = static_cast<float>((static_cast<double>(c[l * d + j]) * W[l] + sums[l * d + j]) / tot);
+      W[l] = tot;
+    }
+
+    // Reassignment of starving centroids.
+    rows_done += m;
+    since_reassign += m;
+    const bool any_zero = std::any_of(W.begin(), W.end(), [](double v) { return !(v > 0); });
+    if (p.reassignment_ratio > 0 && (any_zero || since_reassign >= 10 * k)) {
+      since_reassign = 0;
+      const double wmax = *std::max_element(W.begin(), W.end());
+      std::vector<std::size_t> starving;
+      for (std::size_t l = 0; l < k; ++l)
+        if (W[l] < p.reassignment_ratio * wmax) starving.push_back(l);
+      const std::size_t cap = std::max<std::size_t>(1, m / 2);
+      if (starving.size() > cap) {
+        std::stable_sort(starving.begin(), starving.end(), [&](std::size_t a, std::size_t b) { return W[a] < W[b]; });
+        starving.resize(cap);
+        std::sort(starving.begin(), starving.end());
+      }
+      if (!starving.empty() && starving.size() < k) {
+        double wmin_other = std::numeric_limits<double>::infinity();
+        std::vector<char> is_st(k, 0);
+        for (auto l : starving) is_st[l] = 1;
+        for (std::size_t l = 0; l < k; ++l)
+          if (!is_st[l]) wmin_other = std::min(wmin_other, W[l]);
+        // Batch rows by weight, without replacement (sequential draws).
+        std::vector<double> avail(wb.begin(), wb.end());
+        double total = std::accumulate(avail.begin(), avail.end(), 0.0);
+        for (const auto l : starving) {
+          if (!(total > 0)) break;
+          const double r = rng.uniform() * total;
+          double s = 0;
+          std::size_t pick = m;
+          for (std::size_t t = 0; t < m; ++t) {
+            if (!(avail[t] > 0)) continue;
+            s += avail[t];
+            pick = t;
+            if (s > r) break;
+          }
+          if (pick == m) break;
+          std::memcpy(&c[l * d], &xb[pick * d], d * sizeof(float));
+          W[l] = wmin_other;
+          total -= avail[pick];
+          avail[pick] = 0;
+        }
+      }
+    }
+
+    double shift = 0;
+    for (std::size_t e = 0; e < k * d; ++e) {
+      const double dv = static_cast<double>(c[e]) - old[e];
+      shift += dv * dv;
+    }
+    bool stop = false;
+    if (step > 0 && batch_w > 0) {
+      const double bi = batch_inertia / batch_w;
+      ewa = have_ewa ? ewa * (1 - alpha) + bi * alpha : bi;
+      have_ewa = true;
+      if (ewa < ewa_min) { ewa_min = ewa; no_improve = 0; }
+      else if (++no_improve >= p.max_no_improvement && p.max_no_improvement > 0) stop = true;
+    }
+    if (in.tol_abs > 0 && shift <= in.tol_abs) stop = true;
+    if (p.progress && (step % report_every == 0 || stop || step + 1 == max_steps)) {
+      Progress pr;
+      pr.run = in.run;
+      pr.iteration = static_cast<int>(step + 1);
+      pr.inertia = batch_w > 0 ? batch_inertia / batch_w : 0;
+      pr.shift = in.variance_mean > 0 ? shift / in.variance_mean : shift;
+      pr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - in.t0).count();
+      pr.rows_done = rows_done;
+      if (!p.progress(pr)) throw Error("cancelled");
+    }
+    if (stop) {
+      out.converged = true;
+      ++step;
+      break;
+    }
+  }
+
+  // Exact finishing passes over all rows (streamed), then the exact inertia.
+  KMeansParams lp = p;
+  lp.on_assignment = nullptr;
+  RunInput lin = in;
+  lin.params = &lp;
+  const bool keep = in.x != nullptr || n <= (std::size_t{1} << 22);
+  RunOutput fin = run_lloyd_streamed(src, lin, std::move(c), keep, p.refine);
+  out.centroids = std::move(fin.centroids);
+  out.labels = std::move(fin.labels);
+  out.sizes = std::move(fin.sizes);
+  out.inertia = fin.inertia;
+  out.distance_evaluations += fin.distance_evaluations;
+  out.iterations = static_cast<int>(std::min<std::uint64_t>(step, std::numeric_limits<int>::max()));
+  if (fin.iterations > 0) out.converged = fin.converged || out.converged;
+  out.lloyd_equivalent = lloyd_eq + static_cast<std::uint64_t>(n) * k * static_cast<std::uint64_t>(fin.iterations);
+  out.state_bytes = (k * d + k) * 8 + B * (d + 3) * 4 + fin.state_bytes;
+  return out;
+}
+
+}  // namespace personakit::detail

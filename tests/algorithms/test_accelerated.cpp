@@ -1,0 +1,315 @@
+// Exact accelerated k-means (elkan, hamerly, yinyang, exponion): from the same initial
+// centroids each must produce run_lloyd's labels at EVERY iteration, hence the same
+// centroids (byte for byte), inertia, iteration count and convergence flag. No
+// tolerance anywhere: the variants compute the same canonical fp32 distances as Lloyd
+// for every centroid they do not prune, and prune only centroids proven strictly
+// worse, so equality is exact by construction (kernels/src/kmeans/bounds.hpp).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "personakit/error.hpp"
+#include "personakit/kmeans.hpp"
+
+namespace pk = personakit;
+
+namespace {
+
+struct Data {
+  std::string name;
+  std::size_t n = 0, d = 0;
+  std::vector<float> x;
+  std::vector<float> w;  // empty = unweighted
+};
+
+// Gaussian blobs: `centres` centres uniform in [-spread, spread]^d, unit noise.
+Data blobs(std::size_t n, std::size_t d, std::size_t centres, double spread, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> U(-spread, spread);
+  std::normal_distribution<double> N(0.0, 1.0);
+  std::vector<double> c(centres * d);
+  for (auto& v : c) v = U(g);
+  Data D{"blobs_d" + std::to_string(d), n, d, std::vector<float>(n * d), {}};
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t q = g() % centres;
+    for (std::size_t f = 0; f < d; ++f) D.x[i * d + f] = static_cast<float>(c[q * d + f] + N(g));
+  }
+  return D;
+}
+
+// Customer-like: heavy-tailed (log-normal) spend columns on a large offset, plus a few
+// bounded columns. Large norms next to small gaps make the fp32 distances' rounding
+// matter, which is where near-ties come from.
+Data customers(std::size_t n, std::size_t d, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> N(0.0, 1.0);
+  Data D{"customers_d" + std::to_string(d), n, d, std::vector<float>(n * d), {}};
+  for (std::size_t i = 0; i < n; ++i) {
+    const double seg = static_cast<double>(g() % 5);
+    for (std::size_t f = 0; f < d; ++f) {
+      const double v = (f % 3 == 0) ? 1000.0 + 50.0 * std::exp(0.8 * N(g) + 0.3 * seg)
+                     : (f % 3 == 1) ? 40.0 + 10.0 * seg + 3.0 * N(g)
+                                    : std::floor(std::exp(1.0 + 0.5 * N(g)));
+      D.x[i * d + f] = static_cast<float>(v);
+    }
+  }
+  return D;
+}
+
+// Integer-valued data on a tiny grid: distances are exact small integers, so a row is
+// often exactly equidistant from several centroids (exact ties, lowest index wins).
+Data grid(std::size_t n, std::size_t d, int levels, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  Data D{"grid_d" + std::to_string(d), n, d, std::vector<float>(n * d), {}};
+  for (auto& v : D.x) v = static_cast<float>(static_cast<int>(g() % static_cast<unsigned>(levels)));
+  return D;
+}
+
+// Few distinct rows, each repeated many times.
+Data duplicated(std::size_t n, std::size_t d, std::size_t distinct, std::uint64_t seed) {
+  Data base = blobs(distinct, d, 4, 5.0, seed);
+  Data D{"dup_d" + std::to_string(d), n, d, std::vector<float>(n * d), {}};
+  for (std::size_t i = 0; i < n; ++i)
+    std::memcpy(&D.x[i * d], &base.x[(i % distinct) * d], d * sizeof(float));
+  return D;
+}
+
+// Rows on the perpendicular bisectors of pairs of grid centroids, jittered by a few
+// ulps: the two candidates' fp32 distances differ by about their rounding error.
+Data bisectors(std::size_t n, std::size_t d, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  Data D{"bisect_d" + std::to_string(d), n, d, std::vector<float>(n * d), {}};
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t f = 0; f < d; ++f) {
+      float v = static_cast<float>(static_cast<int>(g() % 4)) + 0.5f;
+      for (int s = static_cast<int>(g() % 5) - 2; s != 0; s += (s < 0) ? 1 : -1)
+        v = std::nextafter(v, s > 0 ? 10.0f : -10.0f);
+      D.x[i * d + f] = v * 3.0f + 100.0f;
+    }
+  return D;
+}
+
+// Initial centroids: k rows of the data (distinct when possible), chosen by seed.
+std::vector<float> pick_rows(const Data& D, std::size_t k, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::vector<float> c(k * D.d);
+  for (std::size_t j = 0; j < k; ++j) {
+    const std::size_t r = g() % D.n;
+    std::memcpy(&c[j * D.d], &D.x[r * D.d], D.d * sizeof(float));
+  }
+  return c;
+}
+
+struct Trace {
+  std::vector<std::vector<std::int32_t>> labels;  // per iteration
+  pk::KMeansResult res;
+};
+
+Trace run(const Data& D, pk::Algorithm a, const std::vector<float>& init, std::size_t k,
+          double tol, int max_iter) {
+  Trace t;
+  pk::KMeansParams p;
+  p.k = k;
+  p.algorithm = a;
+  p.init = pk::Init::given;
+  p.init_centroids = init.data();
+  p.tol = tol;
+  p.max_iter = max_iter;
+  if (!D.w.empty()) p.weights = D.w.data();
+  p.on_assignment = [&](int it, const std::int32_t* lab) {
+    EXPECT_EQ(static_cast<std::size_t>(it), t.labels.size() + 1) << "iterations numbered 1, 2, ...";
+    t.labels.emplace_back(lab, lab + D.n);
+  };
+  t.res = pk::fit(D.x.data(), D.n, D.d, p);
+  return t;
+}
+
+// Everything Lloyd decides must be identical: per-iteration labels, then the result.
+void expect_same(const Trace& lloyd, const Trace& v, const std::string& what) {
+  ASSERT_EQ(lloyd.labels.size(), v.labels.size()) << what << ": number of assignment passes";
+  for (std::size_t it = 0; it < lloyd.labels.size(); ++it) {
+    std::size_t diff = 0, first = 0;
+    for (std::size_t i = 0; i < lloyd.labels[it].size(); ++i)
+      if (lloyd.labels[it][i] != v.labels[it][i] && diff++ == 0) first = i;
+    ASSERT_EQ(diff, 0u) << what << ": iteration " << it + 1 << ", first differing row " << first
+                        << " (lloyd " << lloyd.labels[it][first] << ", variant " << v.labels[it][first] << ")";
+  }
+  const auto& a = lloyd.res;
+  const auto& b = v.res;
+  EXPECT_EQ(a.iterations, b.iterations) << what;
+  EXPECT_EQ(a.converged, b.converged) << what;
+  EXPECT_EQ(a.labels, b.labels) << what << ": final labels";
+  ASSERT_EQ(a.centroids.size(), b.centroids.size()) << what;
+  EXPECT_EQ(0, std::memcmp(a.centroids.data(), b.centroids.data(), a.centroids.size() * sizeof(float)))
+      << what << ": final centroids differ in some bit";
+  EXPECT_EQ(a.inertia, b.inertia) << what << ": inertia (same dist bits, same summation order)";
+  EXPECT_EQ(a.sizes, b.sizes) << what;
+}
+
+const pk::Algorithm kVariants[] = {pk::Algorithm::elkan, pk::Algorithm::hamerly, pk::Algorithm::yinyang,
+                                   pk::Algorithm::exponion};
+
+struct Case {
+  Data data;
+  std::size_t k;
+  double tol;
+  int max_iter;
+  std::uint64_t init_seed;
+};
+
+// Sets the OpenMP thread count for a scope. The case matrix runs on one thread (the
+// labels are per row, so threads cannot change them; a loaded 2-core machine makes
+// many short parallel regions slow); the tests below that say so run on two.
+class Threads {
+ public:
+  explicit Threads(int n) : saved_(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~Threads() { omp_set_num_threads(saved_); }
+ private:
+  int saved_;
+};
+
+void check_case(const Case& c, int threads = 1) {
+  const Threads scope(threads);
+  const auto init = pick_rows(c.data, c.k, c.init_seed);
+  const Trace lloyd = run(c.data, pk::Algorithm::lloyd, init, c.k, c.tol, c.max_iter);
+  ASSERT_FALSE(lloyd.labels.empty());
+  for (const auto a : kVariants) {
+    const std::string what = std::string(pk::algorithm_name(a)) + " on " + c.data.name + " k=" + std::to_string(c.k);
+    SCOPED_TRACE(what);
+    const Trace v = run(c.data, a, init, c.k, c.tol, c.max_iter);
+    expect_same(lloyd, v, what);
+    EXPECT_EQ(v.res.algorithm, a);
+    EXPECT_GT(v.res.state_bytes, 0u) << what;
+  }
+}
+
+}  // namespace
+
+// tol = 0: run until no label changes (or max_iter), so every iteration's bounds are used.
+TEST(Accelerated, GaussianBlobs) {
+  for (const std::size_t d : {2u, 16u, 33u})
+    for (const std::size_t k : {2u, 7u, 64u})
+      check_case({blobs(1500, d, 12, 8.0, 11 + d), k, 0.0, 40, 5 + k});
+}
+
+TEST(Accelerated, OneDimension) {
+  check_case({blobs(2000, 1, 6, 20.0, 3), 7, 0.0, 80, 1});
+  check_case({grid(2000, 1, 9, 4), 5, 0.0, 80, 2});
+}
+
+TEST(Accelerated, SingleCluster) {
+  check_case({blobs(1500, 16, 3, 4.0, 9), 1, 0.0, 20, 3});
+}
+
+TEST(Accelerated, CustomerLikeHeavyTailed) {
+  for (const std::size_t d : {2u, 16u})
+    for (const std::size_t k : {7u, 64u})
+      check_case({customers(1500, d, 21 + d), k, 1e-4, 40, 7 + k});
+  check_case({customers(1500, 16, 5), 7, 0.0, 40, 9});
+}
+
+TEST(Accelerated, IntegerGridExactTies) {
+  for (const std::size_t d : {1u, 2u, 16u})
+    for (const std::size_t k : {2u, 7u, 64u}) {
+      if (d == 1 && k == 64) continue;  // only 9 distinct rows
+      // 9 levels in d = 1 and 2 (9 and 81 distinct rows), 4 in d = 16.
+      check_case({grid(1500, d, d == 16 ? 4 : 9, 31 + d), k, 0.0, 40, 17 + k});
+    }
+}
+
+TEST(Accelerated, DuplicatedRows) {
+  for (const std::size_t d : {2u, 33u}) check_case({duplicated(1500, d, 97, 41 + d), 64, 0.0, 40, 3});
+}
+
+TEST(Accelerated, NearTiesOnBisectors) {
+  for (const std::size_t d : {2u, 16u, 33u}) check_case({bisectors(1500, d, 51 + d), 7, 0.0, 40, 77});
+}
+
+// An initial centroid far from every row leaves its cluster empty: update_centroids
+// re-seeds it with the farthest row, relabelling rows outside the variants' assignment.
+TEST(Accelerated, EmptyClusterReseeding) {
+  Data D = blobs(1500, 16, 8, 10.0, 61);
+  auto init = pick_rows(D, 7, 1);
+  for (std::size_t f = 0; f < D.d; ++f) init[3 * D.d + f] = 1000.0f;
+  for (std::size_t f = 0; f < D.d; ++f) init[5 * D.d + f] = -1000.0f;
+  const Threads scope(2);
+  const Trace lloyd = run(D, pk::Algorithm::lloyd, init, 7, 0.0, 40);
+  for (const auto a : kVariants) expect_same(lloyd, run(D, a, init, 7, 0.0, 40), pk::algorithm_name(a));
+}
+
+TEST(Accelerated, ZeroAndFractionalWeights) {
+  Data D = customers(1500, 16, 71);
+  std::mt19937_64 g(5);
+  D.w.resize(D.n);
+  for (auto& v : D.w) v = (g() % 4 == 0) ? 0.0f : static_cast<float>(1 + g() % 7) * 0.25f;
+  check_case({D, 7, 0.0, 40, 3}, 2);
+  check_case({D, 64, 1e-4, 40, 4});
+}
+
+// On well-separated blobs the bounds must save work: fewer distance evaluations than
+// Lloyd's n·k per iteration (plus its final pass), over the same iterations.
+TEST(Accelerated, FewerDistanceEvaluationsOnSeparatedData) {
+  const Threads scope(1);
+  Data D = blobs(6000, 16, 64, 40.0, 81);
+  const auto init = pick_rows(D, 64, 2);
+  const Trace lloyd = run(D, pk::Algorithm::lloyd, init, 64, 0.0, 100);
+  ASSERT_GE(lloyd.res.iterations, 3) << "the test needs several iterations to mean anything";
+  for (const auto a : kVariants) {
+    const Trace v = run(D, a, init, 64, 0.0, 100);
+    expect_same(lloyd, v, pk::algorithm_name(a));
+    EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations) << pk::algorithm_name(a);
+    // Iteration 1 has no bounds (n·k); every later one must prune most of the work.
+    EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 2) << pk::algorithm_name(a);
+  }
+}
+
+// Results must not depend on the number of threads (labels are per row; the update is
+// Lloyd's fixed-chunk fp64 sum).
+TEST(Accelerated, SameResultForOneAndTwoThreads) {
+  Data D = customers(1200, 16, 91);
+  const auto init = pick_rows(D, 64, 6);
+  Trace lloyd;
+  {
+    const Threads scope(2);
+    lloyd = run(D, pk::Algorithm::lloyd, init, 64, 0.0, 30);
+  }
+  for (const auto a : kVariants) {
+    Trace one, two;
+    {
+      const Threads scope(1);
+      one = run(D, a, init, 64, 0.0, 30);
+    }
+    {
+      const Threads scope(2);
+      two = run(D, a, init, 64, 0.0, 30);
+    }
+    expect_same(one, two, pk::algorithm_name(a));
+    expect_same(lloyd, two, pk::algorithm_name(a));
+    // Each row's work is decided by its own bounds only, so the count is thread-free too.
+    EXPECT_EQ(one.res.distance_evaluations, two.res.distance_evaluations) << pk::algorithm_name(a);
+  }
+}
+
+// Progress callbacks see Lloyd's inertia at every iteration (the variants then compute
+// the n exact distances to the assigned centroids).
+TEST(Accelerated, ProgressReportsLloydsInertia) {
+  const Threads scope(1);
+  Data D = blobs(2000, 8, 10, 6.0, 101);
+  const auto init = pick_rows(D, 10, 7);
+  auto trace = [&](pk::Algorithm a) {
+    std::vector<double> v;
+    pk::KMeansParams p;
+    p.k = 10; p.algorithm = a; p.init = pk::Init::given; p.init_centroids = init.data(); p.tol = 0;
+    p.progress = [&](const pk::Progress& pr) { v.push_back(pr.inertia); return true; };
+    pk::fit(D.x.data(), D.n, D.d, p);
+    return v;
+  };
+  const auto ref = trace(pk::Algorithm::lloyd);
+  for (const auto a : kVariants) EXPECT_EQ(ref, trace(a)) << pk::algorithm_name(a);
+}
