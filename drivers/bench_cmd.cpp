@@ -654,6 +654,10 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
     }
     doc["roofline"] = roof;
 
+    // The result file is named at the start and rewritten after every group of cases
+    // ("complete": false until the end), so an interrupted long run keeps what it measured.
+    const std::string fname = s.name + (o.quick ? "-quick" : "") + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json";
+    o.output_file = (fs::path(o.out_dir) / fname).string();
     json cases = json::array();
     json assign_passes = json::array();
     json inits = json::array();  // the shared initial centroids, one per (dataset, k)
@@ -872,6 +876,16 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             }
           }
 
+          // ---- checkpoint (see above)
+          {
+            json partial = doc;
+            partial["complete"] = false;
+            partial["cases"] = cases;
+            partial["assign_passes"] = assign_passes;
+            partial["suite"] = s.raw;
+            cli::write_file_atomic(o.output_file, partial.dump(1) + "\n");
+          }
+
           // ---- the assignment pass at the final centroids: rate and roofline fraction
           if (s.assign_pass) {
             const std::vector<float>& cen = final_centroids.empty() ? init : final_centroids;
@@ -907,8 +921,7 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
     }
     doc["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
 
-    std::string fname = s.name + (o.quick ? "-quick" : "") + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json";
-    o.output_file = (fs::path(o.out_dir) / fname).string();
+    doc["complete"] = true;
     cli::write_file_atomic(o.output_file, doc.dump(1) + "\n");
 
     out << "suite " << s.name << (o.quick ? " (quick)" : "") << ": " << cases.size() << " cases, isa "

@@ -184,8 +184,9 @@ def plot_speedup(doc, out, suite):
         ax.set_ylabel("speed-up (peer time / personakit time)")
         ax.set_title(short_group(g), fontsize=9)
         ax.grid(axis="y", alpha=0.3, which="both")
-        ax.legend(fontsize=7, loc="best")
-        ax.margins(y=0.12)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=1, frameon=False)
+        top = max([x[4] for x in rs if math.isfinite(x[4])] + [1.0])
+        ax.set_ylim(top=top * 2.5)
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
     fig.suptitle(f"{suite}: speed-up of each personakit algorithm over the peers (> 1: personakit faster)",
@@ -256,24 +257,24 @@ def plot_threads(doc, out, suite):
 
 def plot_roofline(docs, out):
     passes = [(s, a) for s, d in docs.items() for a in d.get("assign_passes", []) if a.get("gflops")]
-    roofs = {}
-    for d in docs.values():
-        for t, r in d.get("roofline", {}).items():
-            roofs.setdefault(int(t), r)
+    # Each run measured its own roofline (the load may differ between runs): one roof per run.
+    roofs = [(s, int(t), r) for s, d in docs.items() for t, r in d.get("roofline", {}).items()]
     if not passes or not roofs:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(11.5, 4.8))
     ais = [a["arithmetic_intensity"] for _, a in passes]
     xmin, xmax = min(ais + [1.0]) / 2, max(ais + [64.0]) * 2
     xs = [xmin * (xmax / xmin) ** (i / 200) for i in range(201)]
     styles = ["-", "--", ":", "-."]
-    for i, (t, r) in enumerate(sorted(roofs.items())):
+    roof_colors = ["black", "#1f77b4", "#d62728", "#2ca02c"]
+    for i, (s, t, r) in enumerate(roofs):
         ys = [min(r["fma_gflops"], r["read_gbps"] * x) for x in xs]
-        ax.plot(xs, ys, color="black", ls=styles[i % 4], lw=1.2,
-                label=f"{t} thread{'s' if t > 1 else ''}: {r['fma_gflops']:.0f} GFLOP/s, {r['read_gbps']:.0f} GB/s")
+        ax.plot(xs, ys, color=roof_colors[i % 4], ls=styles[(i // 4) % 4], lw=1.2,
+                label=f"roof of run '{s}', {t} thr.: {r['fma_gflops']:.0f} GFLOP/s, {r['read_gbps']:.1f} GB/s")
     markers = "os^Dv<>"
     for j, (s, a) in enumerate(passes):
-        lab = f"{a['dataset']} K={a['k']} t={a['threads']}: {100 * a.get('roofline_fraction', float('nan')):.0f} %"
+        lab = (f"[{s}] {a['dataset']} K={a['k']} t={a['threads']}: "
+               f"{100 * a.get('roofline_fraction', float('nan')):.0f} % of its run's roof")
         ax.scatter([a["arithmetic_intensity"]], [a["gflops"]], marker=markers[j % len(markers)], s=40,
                    zorder=3, label=lab)
     ax.set_xscale("log")
@@ -282,7 +283,7 @@ def plot_roofline(docs, out):
     ax.set_ylabel("GFLOP/s (2·N·K·D per pass)")
     ax.set_title("assignment pass (fp32) on this machine's measured roofline", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return save(fig, out, "roofline.png")
 
@@ -338,8 +339,10 @@ def md_env(docs):
              f"| compiler | {comp.get('cmake_compiler', comp.get('version', '?'))}; flags `{comp.get('flags', ' '.join(comp.get('defines', [])))}` |",
              f"| libraries | " + ", ".join(f"{k} {v}" for k, v in libs.items()) + " |",
              f"| peers | " + ", ".join(f"{k} {v}" for k, v in pv.items() if v) + " |"]
-    loads = [f"{n}: {dd['environment'].get('loadavg_start', ['?'])[0]} → {dd['environment'].get('loadavg_end', ['?'])[0]}"
-             for n, dd in docs.items()]
+    def la(dd, key):
+        v = dd["environment"].get(key)
+        return f"{v[0]:.1f}" if v else "not recorded"
+    loads = [f"{n}: {la(dd, 'loadavg_start')} → {la(dd, 'loadavg_end')}" for n, dd in docs.items()]
     lines.append("| 1-min load average (start → end) | " + "; ".join(loads) +
                  " (on 2 cores: above ~2 means other work shared the CPU during the run) |")
     commits = {dd["environment"].get("git_commit") for dd in docs.values()}
@@ -418,17 +421,26 @@ def main():
           ", ".join(f"`{os.path.basename(d['_path'])}`" for d in docs.values()) + ".",
           "Regenerate (reference report): `/usr/bin/python3 reports/make_report.py bench-results/*.json "
           "--out reports/reference`; produce the results with "
-          "`personakit bench run bench/suites/SUITE.json` (docs/benchmarks.md).", "",
+          "`personakit bench run bench/suites/SUITE.json` (docs/benchmarks.md). The committed reference keeps "
+          "its inputs in `reports/reference/results/`: "
+          "`/usr/bin/python3 reports/make_report.py reports/reference/results/*.json --out reports/reference`.", "",
           "## Machine", "", md_env(docs), ""]
-    roofs = {}
-    for d in docs.values():
-        for t, r in d.get("roofline", {}).items():
-            roofs.setdefault(int(t), r)
+    loaded = [n for n, dd in docs.items()
+              if max((dd["environment"].get(k) or [0])[0] for k in ("loadavg_start", "loadavg_end"))
+              > 1.5 * max(1, dd["environment"].get("logical_cores", 1))]
+    if loaded:
+        md += [f"**Warning:** the machine was loaded during {', '.join(loaded)} (load average above 1.5× the "
+               "core count): absolute times are inflated and spreads wide; ratios measured in the same run are "
+               "the meaningful part, and a roofline measured at the start of a run may not match the load when "
+               "a pass ran (fractions above 100 %).", ""]
+    roofs = [(n, int(t), r) for n, d in docs.items() for t, r in d.get("roofline", {}).items()]
     if roofs:
         md += ["## Measured roofline", "",
-               "| threads | FP32 FMA peak GFLOP/s | read bandwidth GB/s | source |", "|---:|---:|---:|---|"]
-        for t, r in sorted(roofs.items()):
-            md.append(f"| {t} | {r['fma_gflops']:.1f} | {r['read_gbps']:.1f} | {r.get('source', '')} |")
+               "Measured at the start of each run, with the run's thread count (a loaded machine lowers it).", "",
+               "| run | threads | FP32 FMA peak GFLOP/s | read bandwidth GB/s | source |",
+               "|---|---:|---:|---:|---|"]
+        for n, t, r in roofs:
+            md.append(f"| {n} | {t} | {r['fma_gflops']:.1f} | {r['read_gbps']:.1f} | {r.get('source', '')} |")
         md.append("")
     rl = plot_roofline(docs, a.out)
     ma = md_assign(docs)
@@ -441,7 +453,9 @@ def main():
 
     for suite, d in docs.items():
         s = d.get("suite", {})
-        md += [f"## Suite `{suite}`" + (" (quick)" if d.get("quick") else ""), "",
+        md += [f"## Suite `{suite}`" + (" (quick)" if d.get("quick") else "") +
+               (" — INCOMPLETE run (interrupted; the cases below are those measured)"
+                if d.get("complete") is False else ""), "",
                s.get("description", ""), "",
                f"File `{os.path.basename(d['_path'])}`, run {d['environment'].get('date_utc')}, wall time "
                f"{d.get('wall_seconds', float('nan')):.1f} s; {s.get('repetitions', '?')} repetitions after "

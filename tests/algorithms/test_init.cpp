@@ -164,13 +164,15 @@ TEST(Init, KmeansParallelFewCandidatesTopsUp) {
   EXPECT_TRUE(pktest::same_bytes(r1.centroids, r2.centroids));
 }
 
-// Streamed init samples: with n above the sample size, the init uses a seeded sample;
-// the result is still deterministic and the fit completes with k non-empty clusters.
+// Streamed init under a memory limit: the limit no longer shrinks the init sample (it
+// used to be limit/4/(4d+8) = 21845 rows < n here, which broke streamed == in-memory;
+// see test_streamed_init.cpp); the result is deterministic and the fit completes with
+// k non-empty clusters.
 TEST(Init, StreamedSampledInitDeterministic) {
   const auto b = make_blobs(40000, 4, 5, 3.0, 3);
   pk::KMeansParams p;
   p.k = 5;
-  p.memory_limit = 2u << 20;  // sample = limit/4/(4d+8) = 21845 rows < n
+  p.memory_limit = 2u << 20;
   pktest::SmallBlockSource s1(b.x, b.n, b.d), s2(b.x, b.n, b.d);
   const auto r1 = pk::fit(s1, p);
   const auto r2 = pk::fit(s2, p);

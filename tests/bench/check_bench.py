@@ -32,6 +32,8 @@ def check_result(doc):
                 "initializations", "checks"):
         if key not in doc:
             fail(f"result has no {key!r}")
+    if doc.get("complete") is not True:
+        fail("result not marked complete")
     env = doc["environment"]
     for key in ("personakit_version", "git_commit", "cpu_model", "logical_cores", "isa", "compiler",
                 "libraries", "peers", "omp_max_threads"):
@@ -69,7 +71,8 @@ def check_result(doc):
         if c["status"] == "error":
             fail(f"{c['id']}: error: {c.get('note')}")
     for a in doc["assign_passes"]:
-        if not (a["seconds"] > 0 and a["gflops"] > 0 and 0 < a["roofline_fraction"] < 2):
+        # No upper bound on the fraction: the smoke matrix (96 KB) sits in cache, above the DRAM roof.
+        if not (a["seconds"] > 0 and a["gflops"] > 0 and a["roofline_fraction"] > 0):
             fail(f"assign pass implausible: {a}")
 
 
@@ -97,11 +100,13 @@ def main():
         doc = json.load(f)
     check_result(doc)
 
-    # compare: A against itself (all "no change"), then against a copy with one case 3x slower.
+    # compare: A against itself (all "no change"), then against a copy with one case 10x slower.
     b = copy.deepcopy(doc)
     slow = next(c for c in b["cases"] if c["status"] == "ok" and c["algorithm"] == "lloyd")
+    # 10x A's max with no spread: the difference (>= 9x max_A) exceeds A's whole spread (<= max_A).
     for key in ("seconds", "seconds_per_iteration"):
-        slow[key] = {k: v * 3 for k, v in slow[key].items()}
+        t = 10 * slow[key]["max"]
+        slow[key] = {"median": t, "min": t, "max": t}
     bfile = os.path.join(a.work, "b.json")
     with open(bfile, "w") as f:
         json.dump(b, f)
@@ -115,7 +120,7 @@ def main():
     cmp = json.loads(p.stdout)
     verdicts = {r["id"]: r["verdict"] for r in cmp["cases"]}
     if verdicts.get(slow["id"]) != "slower":
-        fail(f"3x slower case not reported slower: {verdicts}")
+        fail(f"10x slower case not reported slower: {verdicts}")
     p = run([a.personakit, "bench", "compare", files[0], bfile, "--fail-on-slower"])
     if p.returncode != 1 or "slower" not in p.stdout:
         fail("--fail-on-slower did not exit 1")

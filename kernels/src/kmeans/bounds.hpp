@@ -294,8 +294,9 @@ inline void centre_gaps(const Centres& C, std::vector<double>& cc) {
 // ---------------------------------------------------------------------------------
 // The iteration driver shared by the variants (defined in hamerly.cpp). It mirrors
 // run_lloyd's loop exactly (lloyd.cpp): iteration t assigns every row to c_t,
-// calls on_assignment(t, labels), updates c_{t+1} with update_centroids (empty
-// clusters re-seeded from exact distances), reports progress, stops on strict
+// calls on_assignment(t, labels), updates c_{t+1} with update_centroids' exact steps
+// (hamerly.cpp: Update keeps the chunk reducer across iterations; empty clusters
+// re-seeded from exact distances), reports progress, stops on strict
 // convergence (no label changed) or shift <= tol_abs, and after a stop on tol or
 // max_iter assigns once more so labels and inertia belong to the returned centroids.
 // Exact distances of every row to its own centroid (n evaluations) are computed only
