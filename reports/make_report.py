@@ -51,7 +51,7 @@ def load(paths):
             print(f"{p}: not a personakit bench result, skipped", file=sys.stderr)
             continue
         d["_path"] = p
-        name = d.get("suite_name", os.path.basename(p))
+        name = d.get("suite_name", os.path.basename(p)) + ("-quick" if d.get("quick") else "")
         date = d.get("environment", {}).get("date_utc", "")
         if name not in by_suite or by_suite[name]["environment"].get("date_utc", "") < date:
             by_suite[name] = d
@@ -114,8 +114,8 @@ def bar_panel(ax, cases, metric, ylabel, title):
     ax.set_title(title, fontsize=9)
     if med and min(med) > 0 and max(med) / min(med) > 20:
         ax.set_yscale("log")
-    for i, v in enumerate(med):
-        ax.annotate(fmt(v, 2), (i, v), ha="center", va="bottom", fontsize=7,
+    for i, v in enumerate(med):  # the median's value, written above the whisker
+        ax.annotate(fmt(v, 2), (i, v + hi[i]), ha="center", va="bottom", fontsize=7,
                     xytext=(0, 2), textcoords="offset points")
     ax.grid(axis="y", alpha=0.3, which="both")
     ax.margins(y=0.12)

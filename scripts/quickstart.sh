@@ -12,7 +12,7 @@ echo "== generate: 200,000 synthetic customers, 12 features, 6 latent personas"
 "$pk" generate --kind customers --rows 200000 --features 12 --segments 6 --seed 42 --output "$out/customers.h5" --quiet
 "$pk" info "$out/customers.h5"
 echo "== fit: k = 6, standardised features, log1p on the money columns"
-"$pk" fit "$out/customers.h5" -k 6 --scale standard --log1p monetary,avg_basket --seed 42 -o "$out/model.h5"
+"$pk" fit "$out/customers.h5" -k 6 --scale standard --log1p monetary_value,avg_basket --seed 42 -o "$out/model.h5"
 echo "== score: internal quality and agreement with the generator's true personas"
 "$pk" score "$out/customers.h5" --model "$out/model.h5" --truth --sample-size 20000
 echo "== bench: default suite (personakit vs scikit-learn / FAISS where installed)"
