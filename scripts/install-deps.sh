@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(g++ cmake make pkg-config libeigen3-dev libhdf5-dev hdf5-tools libcli11-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin libgtest-dev libgmock-dev libbenchmark-dev libbenchmark-tools
-      python3-sklearn python3-faiss python3-matplotlib python3-h5py time)
+      python3-sklearn python3-faiss python3-matplotlib python3-h5py libopenblas0-pthread time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

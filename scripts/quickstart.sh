@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 pk=build/drivers/personakit
+# Idle OpenMP threads sleep instead of spinning: fairer to everyone on a shared machine
+# (personakit and the peers alike).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 out=${OUT_DIR:-out}
 mkdir -p "$out"
 echo "== generate: 200,000 synthetic customers, 12 features, 6 latent personas"

@@ -38,6 +38,12 @@ import resource
 import sys
 import time
 
+# Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE to keep old OpenBLAS builds
+# from crashing; they force a slower kernel (Haswell instead of the AVX-512 one) on a
+# current OpenBLAS. The peers deserve their best BLAS: drop both, in this process only,
+# before numpy loads OpenBLAS. `versions()` records the kernel actually taken.
+_BLAS_ENV_DROPPED = {k: os.environ.pop(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+
 
 def emit(obj):
     sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
@@ -52,6 +58,13 @@ def versions():
             out[mod] = getattr(m, "__version__", "unknown")
         except Exception:  # absent or broken: recorded as absent
             out[mod] = None
+    try:  # which BLAS (and which of its kernels) numpy, scikit-learn and FAISS run on
+        from threadpoolctl import threadpool_info
+        out["blas"] = ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                                for i in threadpool_info() if i.get("user_api") == "blas") or None
+    except Exception:
+        out["blas"] = None
+    out["blas_env_dropped"] = sorted(_BLAS_ENV_DROPPED)
     return out
 
 

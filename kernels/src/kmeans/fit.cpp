@@ -50,14 +50,16 @@ Init parse_init(const std::string& s) {
   throw Error("unknown init '" + s + "' (expected random, kmeans++, kmeans|| or a centroids file)");
 }
 
-// Rule from the measurements in docs/accelerated.md (same init, tol 1e-4, 2 threads):
-// the bounds only pay for themselves when a distance is expensive (k·d large) and each
-// centroid owns enough rows for the bounds to prune; Hamerly was the most consistent
-// winner there (blobs 2e5×64, K=256: 1.5 s vs Lloyd 1.9 s; 1e5×32, K=128: 0.19 vs
-// 0.25 s), while Lloyd won on every customer-like shape with D=16 (the fused kernel
-// is cheap per distance and the variants' scattered distance work is not).
+// Rule from side-by-side measurements on the idle 2-core Zen 5 (docs/performance.md,
+// suites peers-converged and default; same init, tol 1e-4, 2 threads): the fused Lloyd
+// pass beat every bounded variant on every shape measured (customers 2e5-1e6 × 16,
+// K = 8..64; blobs 1e5 × 32, K = 64; blobs 2e5 × 64, K = 256, where Hamerly came
+// closest at 1.72 s vs 1.45 s). A distance costs ~2d flops at ~80-90 % of the FMA peak
+// in the fused kernel, while the variants' pruned distance work is scattered, so the
+// bounds pay only when d is large: `auto` keeps Hamerly for d >= 256 with many rows per
+// centroid (extrapolated, not yet measured), Lloyd everywhere else.
 Algorithm choose_algorithm(std::size_t n, std::size_t k, std::size_t d) {
-  return (k * d >= 8192 && n >= 16 * k) ? Algorithm::hamerly : Algorithm::lloyd;
+  return (d >= 256 && k >= 64 && n >= 16 * k) ? Algorithm::hamerly : Algorithm::lloyd;
 }
 
 std::size_t algorithm_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d) {
