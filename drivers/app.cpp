@@ -149,6 +149,10 @@ void add_score(CLI::App& app, ScoreOptions& o) {
       ->capture_default_str();
   s->add_option("--seed", o.seed, "seed of the silhouette sample")->capture_default_str();
   s->add_flag("--skip-noise", o.skip_noise, "exclude rows labelled < 0 from the internal scores");
+  s->add_option("--memory-limit", o.memory_limit,
+                "e.g. 512M: stream the rows above this size (inertia, Davies-Bouldin, Calinski-Harabasz, "
+                "simplified and sampled silhouette; labels stay resident and count against it)");
+  s->add_flag("--stream", o.stream, "stream the rows whatever their size");
   s->footer(
       "Example:\n"
       "  personakit --json score customers.h5 --model model.h5 --truth\n"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -294,7 +296,8 @@ struct DataSpec {
 
 struct AlgoSpec {
   std::string name;        // personakit algorithm, or peer name
-  json options;            // overrides: max_iter, tol, batch_size, max_epochs, ...
+  std::string label;       // case name ("label", default name): two variants of one algorithm
+  json options;            // overrides: max_iter, tol, batch_size, max_epochs, max_steps, ...
 };
 
 struct Suite {
@@ -306,6 +309,11 @@ struct Suite {
   int max_iter = 300;
   double tol = 1e-4;
   bool assign_pass = true;
+  // "time_to_target": {"rel", "ladder_start", "ladder_ratio", "ladder_max_steps"} (mini-batch
+  // suites): time until the full-data inertia is within rel of converged personakit lloyd's.
+  json time_to_target;     // null: not measured
+  bool exact_inertia = false;  // recompute every case's final inertia in fp64 (inertia_f64)
+  std::uint64_t quick_max_steps = 0;  // --quick: cap on every case's max_steps (0: none)
   std::vector<DataSpec> data;
   std::vector<AlgoSpec> algorithms, peers;
   json checks = json::object();
@@ -344,6 +352,10 @@ static std::vector<AlgoSpec> algo_list(const json& j, const std::string& key, co
     } else {
       suite_error(path, "each \"" + key + "\" entry is a name or an object with \"name\"");
     }
+    a.label = a.options.value("label", a.name);
+    a.options.erase("label");
+    for (const auto& o : out)
+      if (o.label == a.label) suite_error(path, "two \"" + key + "\" entries named '" + a.label + "': give one a \"label\"");
     out.push_back(a);
   }
   return out;
@@ -371,6 +383,18 @@ Suite load_suite(const std::string& path, bool quick) {
     s.tol = r.value("tol", 1e-4);
     s.assign_pass = r.value("assign_pass", true);
     if (r.contains("checks")) s.checks = r["checks"];
+    s.exact_inertia = r.value("exact_inertia", false);
+    if (r.contains("time_to_target") && !r["time_to_target"].is_null()) {
+      const json& t = r["time_to_target"];
+      if (!t.is_object()) suite_error(path, "\"time_to_target\" must be an object");
+      s.time_to_target = json{{"rel", t.value("rel", 0.01)},
+                              {"ladder_start", t.value("ladder_start", std::uint64_t{16})},
+                              {"ladder_ratio", t.value("ladder_ratio", 1.5)},
+                              {"ladder_max_steps", t.value("ladder_max_steps", std::uint64_t{1000000})}};
+      if (!(s.time_to_target["rel"].get<double>() >= 0) || s.time_to_target["ladder_ratio"].get<double>() <= 1 ||
+          s.time_to_target["ladder_start"].get<std::uint64_t>() < 1)
+        suite_error(path, "\"time_to_target\": rel >= 0, ladder_ratio > 1, ladder_start >= 1");
+    }
   } catch (const json::exception& e) {
     suite_error(path, std::string("wrong type of a top-level field: ") + e.what());
   }
@@ -394,6 +418,9 @@ Suite load_suite(const std::string& path, bool quick) {
     s.repetitions = q.value("repetitions", 1);
     s.warmup = q.value("warmup", 0);
     if (q.contains("max_iter")) s.max_iter = q["max_iter"].get<int>();
+    s.quick_max_steps = q.value("max_steps", std::uint64_t{0});
+    if (q.contains("time_to_target") && s.time_to_target.is_object())
+      s.time_to_target.update(q["time_to_target"]);
   }
   if (s.repetitions < 1) suite_error(path, "\"repetitions\" must be at least 1");
   if (s.warmup < 0) suite_error(path, "\"warmup\" must be >= 0");
@@ -476,6 +503,83 @@ void write_npy(const std::string& path, const float* x, std::size_t rows, std::s
     if (!f) throw personakit::Error(path + ": write failed");
   }
   fs::rename(tmp, path);
+}
+
+// NumPy .npy v1.0/v2.0, '<f4' or '<f8', C order, 2-D: the final centroids the peers write.
+std::vector<float> read_npy(const std::string& path, std::size_t* rows, std::size_t* cols) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw personakit::Error(path + ": cannot open");
+  char magic[8];
+  f.read(magic, 8);
+  if (!f || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw personakit::Error(path + ": not a .npy file");
+  std::size_t hl = 0;
+  unsigned char le[4] = {0, 0, 0, 0};
+  if (magic[6] == 1) {
+    f.read(reinterpret_cast<char*>(le), 2);
+    hl = le[0] | (le[1] << 8);
+  } else {
+    f.read(reinterpret_cast<char*>(le), 4);
+    hl = le[0] | (le[1] << 8) | (le[2] << 16) | (static_cast<std::size_t>(le[3]) << 24);
+  }
+  std::string h(hl, ' ');
+  f.read(h.data(), static_cast<std::streamsize>(hl));
+  const bool f8 = h.find("'<f8'") != std::string::npos;
+  if ((!f8 && h.find("'<f4'") == std::string::npos) || h.find("'fortran_order': False") == std::string::npos)
+    throw personakit::Error(path + ": expected a C-order <f4 or <f8 array");
+  const auto a = h.find('('), b = h.find(')');
+  if (a == std::string::npos || b == std::string::npos) throw personakit::Error(path + ": no shape");
+  std::size_t r = 0, c = 0;
+  if (std::sscanf(h.substr(a, b - a + 1).c_str(), "(%zu, %zu)", &r, &c) != 2)
+    throw personakit::Error(path + ": expected a 2-D array");
+  std::vector<float> out(r * c);
+  if (f8) {
+    std::vector<double> tmp(r * c);
+    f.read(reinterpret_cast<char*>(tmp.data()), static_cast<std::streamsize>(tmp.size() * sizeof(double)));
+    for (std::size_t i = 0; i < tmp.size(); ++i) out[i] = static_cast<float>(tmp[i]);
+  } else {
+    f.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size() * sizeof(float)));
+  }
+  if (!f) throw personakit::Error(path + ": truncated");
+  *rows = r;
+  *cols = c;
+  return out;
+}
+
+// sum_i min_j sum_f (x_if - c_jf)^2, every difference and square in fp64 (no expansion, so
+// no cancellation): the one formula applied to every party's final centroids. Fixed blocks
+// of rows reduced in block order: the same bits for any thread count.
+double inertia_f64(const float* x, std::size_t n, std::size_t d, const float* c, std::size_t k) {
+  std::vector<double> cd(c, c + k * d);
+  constexpr std::size_t kBlock = 16384;
+  const std::size_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<double> part(nb, 0.0);
+#pragma omp parallel
+  {
+    std::vector<double> xr(d);
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(nb); ++b) {
+      double s = 0;
+      const std::size_t lo = static_cast<std::size_t>(b) * kBlock, hi = std::min(n, lo + kBlock);
+      for (std::size_t i = lo; i < hi; ++i) {
+        for (std::size_t f = 0; f < d; ++f) xr[f] = x[i * d + f];
+        double best = std::numeric_limits<double>::infinity();
+        for (std::size_t j = 0; j < k; ++j) {
+          const double* cj = &cd[j * d];
+          double acc = 0;
+          for (std::size_t f = 0; f < d; ++f) {
+            const double t = xr[f] - cj[f];
+            acc += t * t;
+          }
+          best = std::min(best, acc);
+        }
+        s += best;
+      }
+      part[static_cast<std::size_t>(b)] = s;
+    }
+  }
+  double total = 0;
+  for (double v : part) total += v;
+  return total;
 }
 
 // ------------------------------------------------------------------ peers
@@ -598,6 +702,48 @@ void print_table(const json& doc, std::ostream& out) {
   out << std::right;
   out << "(vs X = X's seconds per iteration / this case's: > 1 means this case is faster; "
          "rel.dInertia = |inertia - personakit lloyd's| / personakit lloyd's)\n";
+
+  // Mini-batch suites: final quality and the time to reach the target.
+  bool any_ttt = false;
+  for (const auto& c : doc["cases"]) any_ttt = any_ttt || c.contains("time_to_target");
+  if (!any_ttt) return;
+  std::map<std::string, double> lloyd_ttt;
+  for (const auto& c : doc["cases"])
+    if (c.value("status", "") == "ok" && c["algorithm"] == "lloyd" && c.contains("time_to_target_seconds"))
+      lloyd_ttt[c["group"].get<std::string>()] = c["time_to_target_seconds"]["median"].get<double>();
+  out << "\nfull-data inertia relative to converged lloyd (same init; fp64 recomputation when made), and time "
+         "until within the target:\n";
+  out << std::left << std::setw(static_cast<int>(w[0])) << "case" << std::right << "  " << std::setw(11)
+      << "steps/iters" << "  " << std::setw(12) << "final rel." << "  " << std::setw(8) << "target" << "  "
+      << std::setw(10) << "reached at" << "  " << std::setw(10) << "median s" << "  " << std::setw(16)
+      << "min..max s" << "  " << std::setw(9) << "vs lloyd" << "\n";
+  for (const auto& c : doc["cases"]) {
+    if (c.value("status", "") != "ok" || !(c.contains("time_to_target") || c.contains("inertia_rel_lloyd"))) continue;
+    if (!c.contains("time_to_target") && c["runner"] == "peer" && c["algorithm"] != "sklearn-minibatch") continue;
+    const json tj = c.value("time_to_target", json::object());
+    std::string at = "-", med = "-", mm = "-", vs = "-";
+    if (tj.value("reached", false)) {
+      if (tj.contains("iteration"))
+        at = "it " + tj["iteration"].dump();
+      else
+        at = tj["steps"].dump() + " st" + (tj.value("refine", json(0)).is_number() && tj["refine"].get<int>() > 0
+                                               ? "+" + tj["refine"].dump() + "L" : "");
+      const auto& ts = c["time_to_target_seconds"];
+      med = fmt(ts["median"].get<double>(), 4);
+      mm = fmt(ts["min"].get<double>(), 3) + ".." + fmt(ts["max"].get<double>(), 3);
+      auto it = lloyd_ttt.find(c["group"].get<std::string>());
+      if (it != lloyd_ttt.end() && c["algorithm"] != "lloyd") vs = fmt(it->second / ts["median"].get<double>(), 3) + "x";
+    } else if (c.contains("time_to_target")) {
+      at = "not reached";
+    }
+    out << std::left << std::setw(static_cast<int>(w[0])) << c["id"].get<std::string>() << std::right << "  "
+        << std::setw(11) << (c.contains("iterations") ? c["iterations"].dump() : "") << "  " << std::setw(12)
+        << fmt(jnum(c, "inertia_rel_lloyd"), 3) << "  " << std::setw(8) << fmt(tj.value("target_rel", std::nan("")), 3)
+        << "  " << std::setw(10) << at << "  " << std::setw(10) << med << "  " << std::setw(16) << mm << "  "
+        << std::setw(9) << vs << "\n";
+  }
+  out << "(final rel. = inertia / lloyd's - 1 after the fixed steps; reached at = smallest ladder step count (or "
+         "Lloyd iteration) within the target; vs lloyd = lloyd's time to the target / this case's)\n";
 }
 
 int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
@@ -728,9 +874,21 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
           std::vector<float> final_centroids;
 
           // ---- personakit algorithms
+          // time_to_target (mini-batch suites): lloyd records (iteration, seconds since fit
+          // start, inertia) through the progress callback; minibatch runs a ladder of fits
+          // with increasing max_steps (prefixes of one trajectory when early stopping is off)
+          // and takes the first whose full-data inertia is within rel of lloyd's.
+          const json& ttt = s.time_to_target;
+          const double ttt_rel = ttt.is_object() ? ttt["rel"].get<double>() : 0.0;
+          double lloyd_inertia_f64 = std::nan("");
+          auto centroids_file = [&](const std::string& label) {
+            std::string nm = "centroids-" + ds.name + "-k" + std::to_string(k) + "-t" + std::to_string(t) + "-" + label + ".npy";
+            std::replace(nm.begin(), nm.end(), '/', '_');
+            return (fs::path(cache) / nm).string();
+          };
           for (const auto& a : s.algorithms) {
             json c;
-            c["id"] = group + "/" + a.name;
+            c["id"] = group + "/" + a.label;
             c["group"] = group;
             c["dataset"] = ds.name;
             c["n"] = n;
@@ -738,7 +896,8 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             c["k"] = k;
             c["threads"] = t;
             c["runner"] = "personakit";
-            c["algorithm"] = a.name;
+            c["algorithm"] = a.label;
+            if (a.label != a.name) c["kmeans_algorithm"] = a.name;
             KMeansParams p;
             p.k = k;
             p.algorithm = parse_algorithm(a.name);
@@ -748,26 +907,73 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             p.tol = a.options.value("tol", s.tol);
             p.seed = s.seed;
             p.batch_size = a.options.value("batch_size", p.batch_size);
-            p.max_epochs = a.options.value("max_epochs", p.max_epochs);
+            p.max_steps = a.options.value("max_steps", p.max_steps);
+            if (s.quick_max_steps > 0 && p.max_steps > s.quick_max_steps) p.max_steps = s.quick_max_steps;
+            // max_steps alone means exactly that many steps (max_epochs would cap them on small data).
+            p.max_epochs = a.options.value("max_epochs", p.max_steps > 0 ? std::numeric_limits<int>::max() : p.max_epochs);
             p.max_no_improvement = a.options.value("max_no_improvement", p.max_no_improvement);
+            p.reassignment_ratio = a.options.value("reassignment_ratio", p.reassignment_ratio);
             p.refine = a.options.value("refine", p.refine);
             c["options"] = json{{"max_iter", p.max_iter}, {"tol", p.tol}, {"init", "given (shared " + s.init + ")"}};
             if (p.algorithm == Algorithm::minibatch)
-              c["options"].update(json{{"batch_size", p.batch_size}, {"max_epochs", p.max_epochs}});
+              c["options"].update(json{{"batch_size", p.batch_size}, {"max_epochs", p.max_epochs},
+                                       {"max_steps", p.max_steps}, {"max_no_improvement", p.max_no_improvement},
+                                       {"reassignment_ratio", p.reassignment_ratio}, {"refine", p.refine},
+                                       {"seed", p.seed}});
+            const bool want_ttt = ttt.is_object() && a.options.value("time_to_target", true) &&
+                                  (p.algorithm == Algorithm::lloyd || p.algorithm == Algorithm::minibatch);
+            // Lloyd's trace: {iteration, seconds since fit() started, inertia of that pass}.
+            std::vector<std::array<double, 3>> trace;
+            if (want_ttt && p.algorithm == Algorithm::lloyd) {
+              trace.reserve(static_cast<std::size_t>(p.max_iter) + 1);
+              p.progress = [&trace](const Progress& pr) {
+                trace.push_back({double(pr.iteration), pr.seconds, pr.inertia});
+                return true;
+              };
+            }
             say("case " + c["id"].get<std::string>());
             try {
               reset_peak_rss();
               for (int w = 0; w < s.warmup; ++w) (void)fit(m.x.data(), n, d, p);
-              std::vector<double> times, spi;
+              std::vector<double> times, spi, ttt_times;
               KMeansResult res;
               std::vector<int> iters;
+              json ttt_j;
               for (int r = 0; r < s.repetitions; ++r) {
+                trace.clear();
                 const auto t0 = std::chrono::steady_clock::now();
                 res = fit(m.x.data(), n, d, p);
                 const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 times.push_back(sec);
                 iters.push_back(res.iterations);
                 spi.push_back(sec / std::max(1, res.iterations));
+                if (want_ttt && p.algorithm == Algorithm::lloyd) {
+                  const double target = (1 + ttt_rel) * res.inertia;
+                  json tr = json::array();
+                  int hit = 0;
+                  double hit_s = std::nan("");
+                  for (const auto& e : trace) {
+                    tr.push_back(json::array({int(e[0]), e[1], e[2]}));
+                    if (!hit && e[2] <= target) {
+                      hit = int(e[0]);
+                      hit_s = e[1];
+                    }
+                  }
+                  if (!hit) {  // only the final pass (after a stop on tol) was within the target
+                    hit = res.iterations + 1;
+                    hit_s = sec;
+                  }
+                  ttt_times.push_back(hit_s);
+                  ttt_j = json{{"target_rel", ttt_rel},
+                               {"target_inertia", target},
+                               {"reference", "this fit's own converged inertia"},
+                               {"reached", true},
+                               {"iteration", hit},
+                               {"note", "iteration i's pass measures the inertia of the centroids after i-1 updates; "
+                                        "seconds since fit() started (validation, row norms included)"},
+                               {"trace_columns", json::array({"iteration", "seconds", "inertia"})},
+                               {"trace", tr}};
+                }
               }
               c["status"] = "ok";
               c["repetitions"] = s.repetitions;
@@ -786,11 +992,88 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
               c["state_bytes"] = res.state_bytes;
               c["fit_seconds_reported"] = res.seconds;
               c["peak_rss_mb"] = peak_rss_mb();
+              if (p.algorithm == Algorithm::minibatch) c["steps"] = res.iterations;
+              if (s.exact_inertia) {
+                c["inertia_f64"] = inertia_f64(m.x.data(), n, d, res.centroids.data(), k);
+                const std::string cf = centroids_file(a.label);
+                write_npy(cf, res.centroids.data(), k, d);
+                c["centroids_file"] = cf;
+              }
               if (p.algorithm == Algorithm::lloyd) {
                 lloyd_inertia = res.inertia;
+                if (c.contains("inertia_f64")) lloyd_inertia_f64 = c["inertia_f64"].get<double>();
                 final_centroids = res.centroids;
               } else if (final_centroids.empty()) {
                 final_centroids = res.centroids;
+              }
+              if (want_ttt && p.algorithm == Algorithm::lloyd) {
+                c["time_to_target"] = ttt_j;
+                c["time_to_target_seconds"] = stats_json(stats_of(ttt_times));
+              }
+              if (want_ttt && p.algorithm == Algorithm::minibatch) {
+                if (!(std::isfinite(lloyd_inertia) && lloyd_inertia > 0)) {
+                  c["time_to_target"] = json{{"reached", false}, {"note", "no personakit lloyd case before this one"}};
+                } else {
+                  // The ladder: fits with max_steps = start, start*ratio, ... (each timed once,
+                  // data in memory, the same init); the first within the target is timed
+                  // `repetitions` times in all.
+                  const double target = (1 + ttt_rel) * lloyd_inertia;
+                  KMeansParams q = p;
+                  q.max_epochs = std::numeric_limits<int>::max();
+                  json ladder = json::array();
+                  bool reached = false;
+                  std::uint64_t hit = 0;
+                  std::vector<double> tt;
+                  const double ratio = ttt["ladder_ratio"].get<double>();
+                  const std::uint64_t lmax = std::min(a.options.value("ladder_max_steps", ttt["ladder_max_steps"].get<std::uint64_t>()),
+                                                      ttt["ladder_max_steps"].get<std::uint64_t>());
+                  // "ladder": "refine" keeps max_steps and adds exact Lloyd passes (--refine 0, 1, 2, ...).
+                  const bool by_refine = a.options.value("ladder", std::string("steps")) == "refine";
+                  const std::uint64_t first = by_refine ? 0 : ttt["ladder_start"].get<std::uint64_t>();
+                  const std::uint64_t last = by_refine ? a.options.value("ladder_max_refine", std::uint64_t{30}) : lmax;
+                  for (std::uint64_t st = first; st <= last;
+                       st = by_refine ? st + 1
+                                      : std::max<std::uint64_t>(st + 1, static_cast<std::uint64_t>(std::ceil(double(st) * ratio)))) {
+                    if (by_refine)
+                      q.refine = static_cast<int>(st);
+                    else
+                      q.max_steps = st;
+                    const auto t0 = std::chrono::steady_clock::now();
+                    KMeansResult rr = fit(m.x.data(), n, d, q);
+                    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                    ladder.push_back(json{{"steps", q.max_steps}, {"refine", q.refine}, {"steps_run", rr.iterations},
+                                          {"seconds", sec}, {"inertia", rr.inertia},
+                                          {"rel_to_lloyd", rr.inertia / lloyd_inertia - 1}});
+                    if (rr.inertia <= target) {
+                      reached = true;
+                      hit = st;
+                      tt.push_back(sec);
+                      break;
+                    }
+                    if (!by_refine && static_cast<std::uint64_t>(rr.iterations) < st) break;  // stopped early
+                  }
+                  if (reached) {
+                    if (by_refine)
+                      q.refine = static_cast<int>(hit);
+                    else
+                      q.max_steps = hit;
+                    for (int r = 1; r < s.repetitions; ++r) {
+                      const auto t0 = std::chrono::steady_clock::now();
+                      (void)fit(m.x.data(), n, d, q);
+                      tt.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                    }
+                    c["time_to_target_seconds"] = stats_json(stats_of(tt));
+                  }
+                  c["time_to_target"] = json{{"target_rel", ttt_rel},
+                                             {"target_inertia", target},
+                                             {"reference", "personakit lloyd of this group (same init, converged)"},
+                                             {"reached", reached},
+                                             {"ladder_over", by_refine ? "refine" : "steps"},
+                                             {"steps", reached ? json(q.max_steps) : json(nullptr)},
+                                             {"refine", reached ? json(q.refine) : json(nullptr)},
+                                             {"times", tt},
+                                             {"ladder", ladder}};
+                }
               }
             } catch (const std::exception& e) {
               c["status"] = "error";
@@ -802,7 +1085,7 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
           // ---- peers
           for (const auto& pe : s.peers) {
             json c;
-            c["id"] = group + "/" + pe.name;
+            c["id"] = group + "/" + pe.label;
             c["group"] = group;
             c["dataset"] = ds.name;
             c["n"] = n;
@@ -810,10 +1093,13 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             c["k"] = k;
             c["threads"] = t;
             c["runner"] = "peer";
-            c["algorithm"] = pe.name;
+            c["algorithm"] = pe.label;
+            if (pe.label != pe.name) c["peer"] = pe.name;
             const int mi = pe.options.value("max_iter", s.max_iter);
             const double tol = pe.options.value("tol", s.tol);
             c["options"] = json{{"max_iter", mi}, {"tol", tol}};
+            for (const char* key : {"batch_size", "max_steps", "max_no_improvement", "reassignment_ratio"})
+              if (pe.options.contains(key)) c["options"][key] = pe.options[key];
             if (!peers_ok) {
               c["status"] = "skipped";
               c["note"] = o.no_peers ? "--no-peers" : "peer runner unavailable";
@@ -823,6 +1109,7 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             say("case " + c["id"].get<std::string>());
             std::ostringstream cmd;
             const std::string errfile = (fs::path(cache) / "peer-stderr.txt").string();
+            const std::string cfile = s.exact_inertia ? centroids_file(pe.label) : std::string();
             cmd << "OMP_NUM_THREADS=" << t << " OPENBLAS_NUM_THREADS=" << t << " MKL_NUM_THREADS=" << t << " "
                 << shell_quote(o.python) << " " << shell_quote(peers_dir + "/run_peer.py") << " --peer "
                 << pe.name << " --data " << shell_quote(file) << " --dataset " << shell_quote(ds.dataset)
@@ -830,6 +1117,24 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
                 << tol << " --threads " << t << " --repetitions " << s.repetitions << " --warmup " << s.warmup
                 << " --seed " << s.seed;
             if (pe.options.contains("batch_size")) cmd << " --batch-size " << pe.options["batch_size"].get<long>();
+            if (pe.options.contains("max_steps")) {
+              std::uint64_t ms = pe.options["max_steps"].get<std::uint64_t>();
+              if (s.quick_max_steps > 0) ms = std::min(ms, s.quick_max_steps);
+              cmd << " --max-steps " << ms;
+              c["options"]["max_steps"] = ms;
+            }
+            if (pe.options.contains("max_no_improvement"))
+              cmd << " --max-no-improvement " << pe.options["max_no_improvement"].get<long>();
+            if (pe.options.contains("reassignment_ratio"))
+              cmd << " --reassignment-ratio " << pe.options["reassignment_ratio"].get<double>();
+            if (!cfile.empty()) cmd << " --centroids-out " << shell_quote(cfile);
+            if (ttt.is_object() && pe.name == "sklearn-minibatch" && pe.options.value("time_to_target", true) &&
+                std::isfinite(lloyd_inertia) && lloyd_inertia > 0)
+              cmd << " --target-inertia " << (1 + ttt_rel) * lloyd_inertia << " --ladder-start "
+                  << ttt["ladder_start"].get<std::uint64_t>() << " --ladder-ratio " << ttt["ladder_ratio"].get<double>()
+                  << " --ladder-max-steps "
+                  << std::min(pe.options.value("ladder_max_steps", ttt["ladder_max_steps"].get<std::uint64_t>()),
+                              ttt["ladder_max_steps"].get<std::uint64_t>());
             cmd << " 2>" << shell_quote(errfile);
             int rc = 0;
             std::string res = capture(cmd.str(), &rc);
@@ -864,6 +1169,24 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
               c["inertia_reported"] = pj["inertia_reported"];
               c["peak_rss_mb"] = pj["peak_rss_mb"];
               c["peer_settings"] = pj["settings"];
+              if (pe.name == "sklearn-minibatch") c["steps"] = c["iterations"];
+              if (pj.contains("time_to_target")) {
+                c["time_to_target"] = pj["time_to_target"];
+                const json& tj = pj["time_to_target"];
+                if (tj.value("reached", false) && tj.contains("times") && !tj["times"].empty())
+                  c["time_to_target_seconds"] = stats_json(stats_of(tj["times"].get<std::vector<double>>()));
+              }
+              if (!cfile.empty()) {
+                try {
+                  std::size_t rk = 0, rd = 0;
+                  std::vector<float> pc = read_npy(cfile, &rk, &rd);
+                  if (rk != k || rd != d) throw personakit::Error(cfile + ": wrong shape");
+                  c["inertia_f64"] = inertia_f64(m.x.data(), n, d, pc.data(), k);
+                  c["centroids_file"] = cfile;
+                } catch (const std::exception& e) {
+                  c["note"] = std::string("final centroids not read: ") + e.what();
+                }
+              }
             }
             cases.push_back(c);
           }
@@ -871,8 +1194,14 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
           // ---- relative inertia vs personakit lloyd of the same group
           if (std::isfinite(lloyd_inertia) && lloyd_inertia > 0) {
             for (auto& c : cases) {
-              if (c["group"] == group && c.value("status", "") == "ok" && c["inertia"].is_number())
+              if (c["group"] == group && c.value("status", "") == "ok" && c["inertia"].is_number()) {
                 c["inertia_rel_diff"] = std::fabs(c["inertia"].get<double>() - lloyd_inertia) / lloyd_inertia;
+                // Signed: > 0 means worse than converged Lloyd. The fp64 recomputation when made
+                // (the same formula for every party), else the party's own full-data inertia.
+                const bool f64 = c.contains("inertia_f64") && std::isfinite(lloyd_inertia_f64);
+                c["inertia_rel_lloyd"] = f64 ? c["inertia_f64"].get<double>() / lloyd_inertia_f64 - 1
+                                             : c["inertia"].get<double>() / lloyd_inertia - 1;
+              }
             }
           }
 

@@ -156,6 +156,9 @@ ojson evaluate_checks(const ojson& checks, const ojson& cases) {
     if (!groups.count(g)) order.push_back(g);
     groups[g].push_back(&c);
   }
+  auto has = [](const ojson& c, const std::string& metric) {
+    return c.contains(metric) && c[metric].is_object() && c[metric].contains("median");
+  };
   auto median = [](const ojson& c, const std::string& metric) {
     return c[metric]["median"].get<double>();
   };
@@ -170,9 +173,9 @@ ojson evaluate_checks(const ojson& checks, const ojson& cases) {
         const ojson* mine = nullptr;
         const ojson* peer = nullptr;
         for (const ojson* c : cs) {
-          if ((*c).value("status", "") != "ok") continue;
+          if ((*c).value("status", "") != "ok" || !has(*c, metric)) continue;
           if ((*c)["algorithm"] == over) peer = c;
-          if ((*c)["runner"] != "personakit") continue;
+          if ((*c)["runner"] != "personakit" || (*c)["algorithm"] == over) continue;
           if (algo == "best") {
             if (!mine || median(*c, metric) < median(*mine, metric)) mine = c;
           } else if ((*c)["algorithm"] == algo) {
@@ -183,12 +186,40 @@ ojson evaluate_checks(const ojson& checks, const ojson& cases) {
         if (!mine || !peer) {
           r["algorithm"] = algo;
           r["status"] = "n/a";
-          r["note"] = !mine ? "no personakit case" : "peer not run";
+          r["note"] = !mine ? "no personakit case with " + metric : over + " has no " + metric;
         } else {
           const double ratio = median(*peer, metric) / median(*mine, metric);
           r["algorithm"] = (*mine)["algorithm"];
           r["ratio"] = ratio;
           r["status"] = ratio >= target ? "pass" : "FAIL";
+        }
+        res.push_back(r);
+      }
+    }
+    // "no_worse": [{"algorithm": A, "than": B, "metric": "inertia_f64", "slack": 0}]: A's final
+    // inertia <= B's * (1 + slack) (mini-batch against scikit-learn's at equal steps).
+    if (checks.contains("no_worse")) {
+      for (const auto& rule : checks["no_worse"]) {
+        const std::string algo = rule.at("algorithm").get<std::string>();
+        const std::string than = rule.at("than").get<std::string>();
+        const std::string metric = rule.value("metric", "inertia_f64");
+        const double slack = rule.value("slack", 0.0);
+        const ojson* mine = nullptr;
+        const ojson* other = nullptr;
+        for (const ojson* c : cs) {
+          if ((*c).value("status", "") != "ok" || !(*c).contains(metric) || !(*c)[metric].is_number()) continue;
+          if ((*c)["algorithm"] == algo) mine = c;
+          if ((*c)["algorithm"] == than) other = c;
+        }
+        ojson r{{"group", g}, {"check", "no_worse"}, {"algorithm", algo}, {"than", than}, {"metric", metric},
+                {"target", 1 + slack}};
+        if (!mine || !other) {
+          r["status"] = "n/a";
+          r["note"] = std::string(!mine ? algo : than) + " has no " + metric;
+        } else {
+          const double ratio = (*mine)[metric].get<double>() / (*other)[metric].get<double>();
+          r["ratio"] = ratio;
+          r["status"] = ratio <= 1 + slack ? "pass" : "FAIL";
         }
         res.push_back(r);
       }
@@ -228,6 +259,14 @@ void print_checks(const ojson& checks, std::ostream& out) {
       else
         out << r.value("note", "");
       out << ", target >= " << f3(r["target"].get<double>()) << "x\n";
+    } else if (r["check"] == "no_worse") {
+      out << r["algorithm"].get<std::string>() << " " << r["metric"].get<std::string>() << " / "
+          << r["than"].get<std::string>() << "'s: ";
+      if (r.contains("ratio"))
+        out << f3(r["ratio"].get<double>(), 8);
+      else
+        out << r.value("note", "");
+      out << ", target <= " << f3(r["target"].get<double>()) << "\n";
     } else {
       out << r["algorithm"].get<std::string>() << " |dInertia|/inertia = " << f3(r["rel_diff"].get<double>(), 2)
           << ", target <= " << f3(r["target"].get<double>(), 2) << "\n";

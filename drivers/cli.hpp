@@ -105,6 +105,8 @@ struct ScoreOptions {
   std::size_t sample_size = 0;  // > 0: sampled silhouette of that many rows
   std::uint64_t seed = 0;
   bool skip_noise = false;      // labels < 0 excluded
+  std::string memory_limit;     // "512M": stream the rows when they exceed it; empty = unlimited
+  bool stream = false;          // stream the rows whatever their size
 };
 
 struct SweepOptions {

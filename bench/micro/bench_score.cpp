@@ -4,13 +4,14 @@
 // Counters:
 //   silhouette: GFLOP/s = 2·N²·D per call (the dot products; the clamp/sqrt/sum
 //   epilogue is not counted) and its fraction of the measured FMA roofline; pairs/s.
-//   stream (CH + inertia, one pass): GB/s = 4·N·D + 4·N bytes read, fraction of the
-//   measured read roofline.
+//   stream (one pass): GB/s = 4·N·D + 4·N bytes read per pass; given = 0: CH + inertia
+//   about the means, 1: centroids given (DB + CH + inertia, as `score --model`).
 //   external: labels/s.
 // CPU time is the whole process's (all threads): on a shared, loaded machine it shows
 // the work done, while real time also counts waiting for a core.
-// Args: silhouette N, D, K, threads, isa (0 scalar, 1 avx2, 2 avx512);
-//       stream N, D, K, threads; external N, Ka, Kb, which (0 ARI, 1 NMI, 2 AMI, 3 all).
+// Args: silhouette N, D, K, threads, isa (0 scalar, 1 avx2, 2 avx512: the fused tile
+//       kernel of that ISA, ScoreKernelTable);
+//       stream N, D, K, threads, given; external N, Ka, Kb, which (0 ARI, 1 NMI, 2 AMI, 3 all).
 // Run: --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true (STYLE.md).
 // PERSONAKIT_BENCH_BIG=1 adds the 1e6 × 16 silhouette (about a minute per call).
 #include <benchmark/benchmark.h>
@@ -86,13 +87,23 @@ void BM_stream(benchmark::State& st) {
   const auto n = static_cast<std::size_t>(st.range(0)), d = static_cast<std::size_t>(st.range(1)),
              k = static_cast<std::size_t>(st.range(2));
   const int threads = static_cast<int>(st.range(3));
+  const bool given = st.range(4) != 0;
   omp_set_num_threads(threads);
   const Clustered& c = clustered(n, d, k);
+  std::vector<float> cent;
+  if (given) {  // the cluster means as fp32, as a converged model's centroids
+    pk::ScoreAccumulator m(d);
+    m.add_block(c.x.data(), c.y.data(), n);
+    const auto r = m.finish();
+    cent.assign(r.means.begin(), r.means.end());
+  }
   for (auto _ : st) {
     pk::ScoreAccumulator acc(d);
+    if (given) acc.set_centroids(cent.data(), k);
     acc.add_block(c.x.data(), c.y.data(), n);
     const auto r = acc.finish();
     benchmark::DoNotOptimize(r.calinski_harabasz);
+    benchmark::DoNotOptimize(r.davies_bouldin);
   }
   const double bytes = 4.0 * double(n) * double(d + 1);
   st.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
@@ -133,17 +144,20 @@ int main(int argc, char** argv) {
   pkbench::add_context();
   auto* s = benchmark::RegisterBenchmark("BM_silhouette", BM_silhouette);
   s->ArgNames({"N", "D", "K", "threads", "isa"})->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
-  // The fused AVX-512 engine at 1 and 2 threads, and the tiled engine (sqdist_rows) on AVX2.
-  for (int th : {1, 2}) s->Args({50000, 16, 8, th, 2});
-  s->Args({50000, 16, 8, 2, 1});
+  // The fused tile kernel of each ISA (AVX-512, AVX2, scalar reference) at 1 and 2
+  // threads. The scalar one takes ~a minute per call: filter it out for quick runs
+  // (--benchmark_filter='BM_silhouette/.*isa:[12]').
+  for (int isa : {2, 1, 0})
+    for (int th : {1, 2}) s->Args({50000, 16, 8, th, isa});
   if (const char* big = std::getenv("PERSONAKIT_BENCH_BIG"); big && *big == '1') {
     auto* b = benchmark::RegisterBenchmark("BM_silhouette_big", BM_silhouette);
     b->ArgNames({"N", "D", "K", "threads", "isa"})->Unit(benchmark::kSecond)->UseRealTime()->MeasureProcessCPUTime()->Iterations(1);
     b->Args({1000000, 16, 8, 2, 2});
   }
   auto* t = benchmark::RegisterBenchmark("BM_stream", BM_stream);
-  t->ArgNames({"N", "D", "K", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
-  for (int th : {1, 2}) t->Args({1000000, 16, 8, th});
+  t->ArgNames({"N", "D", "K", "threads", "given"})->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+  for (int given : {0, 1})
+    for (int th : {1, 2}) t->Args({1000000, 16, 8, th, given});
   auto* e = benchmark::RegisterBenchmark("BM_external", BM_external);
   e->ArgNames({"N", "Ka", "Kb", "which"})->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
   for (int w : {0, 1, 2, 3}) e->Args({10000000, 10, 12, w});

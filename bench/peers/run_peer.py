@@ -28,6 +28,19 @@ Peers and their stopping rules (docs/benchmarks.md has the long form):
   sklearn-minibatch  MiniBatchKMeans(init=array, n_init=1, batch_size, max_iter=epochs, tol,
       max_no_improvement=10, reassignment_ratio=0.01): stops on EWA-smoothed centre shift
       or lack of inertia improvement; iterations reported = steps (n_steps_).
+      --max-steps S runs exactly S steps (batches): max_iter counts epochs in scikit-learn
+      (n_steps = max_iter * n // batch_size), so max_iter = ceil(S * batch / n) + 1 and a
+      subclass ends the loop after step S through _mini_batch_convergence (the hook the
+      loop calls after every step; no other code changes). --max-no-improvement -1 = None
+      and --tol 0 disable scikit-learn's early stopping. compute_labels=True: fit ends with
+      one full-data pass (labels_, inertia_), like personakit's exact finishing pass.
+
+Mini-batch time to a target (--target-inertia T): a ladder of fits with S = start,
+start*ratio, ... steps, each timed once with its full-data inertia recomputed here (outside
+the timing); the first S whose inertia <= T is timed --repetitions times in all. Reported
+under "time_to_target": {reached, steps, times, ladder: [{steps, seconds, inertia}]}.
+--centroids-out FILE.npy writes the final centroids (float32) of the timed fits, so the
+caller can recompute the inertia with its own formula.
   faiss  faiss.Kmeans(d, k, niter=max_iter, max_points_per_centroid=n (no subsampling),
       nredo=1, seed) .train(x, init_centroids=...): runs exactly niter iterations, no tol.
 """
@@ -108,16 +121,35 @@ def make_runner(args, n, k, d):
     if peer in ("sklearn-lloyd", "sklearn-elkan", "sklearn-minibatch"):
         import sklearn.cluster  # raises ImportError when absent
         if peer == "sklearn-minibatch":
+            mni = None if args.max_no_improvement < 0 else args.max_no_improvement
             settings = dict(n_clusters=k, init="array", n_init=1, max_iter=args.max_iter,
                             tol=args.tol, batch_size=args.batch_size,
-                            max_no_improvement=10, reassignment_ratio=0.01,
+                            max_no_improvement=mni, reassignment_ratio=args.reassignment_ratio,
                             random_state=args.seed, compute_labels=True)
 
-            def fit(x, init):
+            class StepCapped(sklearn.cluster.MiniBatchKMeans):
+                """MiniBatchKMeans that ends after exactly `step_cap` steps (0: no cap)."""
+                step_cap = 0
+
+                def _mini_batch_convergence(self, step, n_steps, n_samples, centers_squared_diff,
+                                            batch_inertia):
+                    stop = super()._mini_batch_convergence(step, n_steps, n_samples,
+                                                           centers_squared_diff, batch_inertia)
+                    return stop or (self.step_cap > 0 and step + 1 >= self.step_cap)
+
+            def fit(x, init, steps=args.max_steps):
                 s = dict(settings)
+                s.pop("max_steps", None)
                 s["init"] = init
-                km = sklearn.cluster.MiniBatchKMeans(**s).fit(x)
+                if steps > 0:
+                    s["max_iter"] = -(-steps * args.batch_size // n) + 1
+                km = StepCapped(**s)
+                km.step_cap = steps
+                km.fit(x)
                 return km.cluster_centers_, int(km.n_steps_), float(km.inertia_)
+            if args.max_steps > 0:
+                settings["max_iter"] = f"ceil(max_steps * batch_size / n) + 1 epochs (capped at {args.max_steps} steps)"
+                settings["max_steps"] = args.max_steps
             return settings, fit
         algo = "lloyd" if peer == "sklearn-lloyd" else "elkan"
         settings = dict(n_clusters=k, init="array", n_init=1, max_iter=args.max_iter,
@@ -148,6 +180,34 @@ def make_runner(args, n, k, d):
                      "sklearn-minibatch, faiss)")
 
 
+def time_to_target(args, fit, x, init):
+    """Ladder of step counts; the first whose full-data inertia <= target is re-timed."""
+    ladder, times, hit = [], [], None
+    steps = args.ladder_start
+    while steps <= args.ladder_max_steps:
+        t0 = time.perf_counter()
+        c, ran, _ = fit(x, init.copy(), steps)
+        sec = time.perf_counter() - t0
+        inertia = inertia_f64(x, c)  # outside the timing
+        ladder.append(dict(steps=steps, steps_run=ran, seconds=sec, inertia=inertia,
+                           rel_to_target=inertia / args.target_inertia - 1))
+        if inertia <= args.target_inertia:
+            hit = steps
+            times.append(sec)
+            break
+        if ran < steps:  # stopped early: more steps change nothing
+            break
+        steps = max(steps + 1, int(-(-steps * args.ladder_ratio // 1)))
+    if hit is not None:
+        for _ in range(args.repetitions - 1):
+            t0 = time.perf_counter()
+            fit(x, init.copy(), hit)
+            times.append(time.perf_counter() - t0)
+    return dict(target_inertia=args.target_inertia, reached=hit is not None, steps=hit,
+                times=times, ladder=ladder,
+                note="inertia of each rung recomputed in float64 outside the timing")
+
+
 def set_threads(peer, threads):
     if peer == "faiss":
         import faiss
@@ -173,6 +233,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-steps", type=int, default=0, help="sklearn-minibatch: exactly this many steps")
+    ap.add_argument("--max-no-improvement", type=int, default=10, help="sklearn-minibatch; -1 = None")
+    ap.add_argument("--reassignment-ratio", type=float, default=0.01)
+    ap.add_argument("--centroids-out", help="write the final centroids here (.npy, float32)")
+    ap.add_argument("--target-inertia", type=float, help="sklearn-minibatch: time to reach this inertia")
+    ap.add_argument("--ladder-start", type=int, default=16)
+    ap.add_argument("--ladder-ratio", type=float, default=1.5)
+    ap.add_argument("--ladder-max-steps", type=int, default=1000000)
     ap.add_argument("--versions", action="store_true", help="print module versions and exit")
     args = ap.parse_args()
 
@@ -217,14 +285,23 @@ def main():
             centroids, it, reported = fit(x, c0)
             times.append(time.perf_counter() - t0)
             iters.append(it)
+        ttt = None
+        if args.target_inertia is not None and args.peer == "sklearn-minibatch":
+            ttt = time_to_target(args, fit, x, init)
     finally:
         if limiter is not None:
             limiter.unregister() if hasattr(limiter, "unregister") else None
     inertia = inertia_f64(x, centroids)
+    if args.centroids_out:
+        import numpy as np
+        np.save(args.centroids_out, np.ascontiguousarray(centroids, dtype=np.float32))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB -> MiB
-    emit(dict(base, status="ok", n=n, d=d, k=k, times=times, iterations=iters,
-              inertia=inertia, inertia_reported=reported, peak_rss_mb=peak,
-              settings=settings, max_iter=args.max_iter, tol=args.tol))
+    out = dict(base, status="ok", n=n, d=d, k=k, times=times, iterations=iters,
+               inertia=inertia, inertia_reported=reported, peak_rss_mb=peak,
+               settings=settings, max_iter=args.max_iter, tol=args.tol)
+    if ttt is not None:
+        out["time_to_target"] = ttt
+    emit(out)
     return 0
 
 

@@ -1,16 +1,22 @@
 // H5RowSource: double-buffered streaming of a 2-D HDF5 matrix, and column_stats.
+// Blocks are read through HDF5, or directly from the file's data extents (pread
+// into the buffer, or an mmap window handed over as is): raw.hpp.
 //
 // One reader thread per pass fills block b+1 while the caller's callback works on
 // block b. Two buffers, so at most one block is read ahead; the hand-over is a
 // mutex + condition variable per block (a few microseconds against milliseconds
 // of I/O and compute per block).
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
 
 #include "h5util.hpp"
+#include "raw.hpp"
 
 // The reader thread calls HDF5 while the caller's thread may too (streamed predict
 // writes labels from the callback): that needs HDF5's thread-safe build, which
@@ -32,32 +38,79 @@ struct H5RowSource::Impl {
   bool check_finite = true;
   std::vector<float> buf[2];
   std::vector<double> staging;
+  detail::RawLayout raw;
+  Reader mode = Reader::hdf5;
 
-  // Reads rows, checks them and applies the transform. Runs on the reader thread
-  // during a pass, on the caller's thread in read_rows.
-  void load(std::size_t row0, std::size_t nrows, float* out) {
+  bool transforms() const { return t && !t->empty(); }
+
+  [[noreturn]] void nonfinite(std::size_t row0, std::size_t nrows, std::uint64_t bad, std::size_t first) const {
     const std::size_t d = om.info.cols;
-    detail::read_rows_f32(om.dset.get(), om.is_f64, row0, nrows, d, out, staging, where);
-    if (check_finite) {
-      std::uint64_t bad = 0;
-      std::size_t first = 0;
-      for (std::size_t i = 0; i < nrows * d; ++i)
-        if (!std::isfinite(out[i])) {
-          if (bad == 0) first = i;
-          ++bad;
-        }
-      if (bad > 0)
-        throw Error(where + " has " + std::to_string(bad) + " non-finite value" + (bad == 1 ? "" : "s") +
-                    " (NaN/Inf) in rows " + std::to_string(row0) + ".." + std::to_string(row0 + nrows - 1) +
-                    "; first at " + detail::position(row0 + first / d, first % d, om.info.feature_names));
+    throw Error(where + " has " + std::to_string(bad) + " non-finite value" + (bad == 1 ? "" : "s") +
+                " (NaN/Inf) in rows " + std::to_string(row0) + ".." + std::to_string(row0 + nrows - 1) +
+                "; first at " + detail::position(row0 + first / d, first % d, om.info.feature_names));
+  }
+  void check(const float* x, std::size_t row0, std::size_t nrows) const {
+    if (!check_finite) return;
+    std::size_t first = 0;
+    const std::size_t bad = detail::count_nonfinite(x, nrows * om.info.cols, &first);
+    if (bad > 0) nonfinite(row0, nrows, bad, first);
+  }
+  void transform(float* x, std::size_t row0, std::size_t nrows) const {
+    if (!transforms()) return;
+    try {
+      t->apply(x, nrows, om.info.cols, row0);
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
     }
-    if (t && !t->empty()) {
-      try {
-        t->apply(out, nrows, d, row0);
-      } catch (const Error& e) {
-        throw Error(where + ": " + e.what());
+  }
+
+  // Reads rows through HDF5, checks them and applies the transform. Runs on the
+  // reader thread during a pass, on the caller's thread in read_rows.
+  void load(std::size_t row0, std::size_t nrows, float* out) {
+    detail::read_rows_f32(om.dset.get(), om.is_f64, row0, nrows, om.info.cols, out, staging, where);
+    check(out, row0, nrows);
+    transform(out, row0, nrows);
+  }
+
+  // The same result read directly (pread), checked and transformed 1 MiB at a time
+  // while that piece is still in L2. Errors are those of load(): the non-finite
+  // count covers the whole block and wins over a transform error met earlier.
+  void load_direct(std::size_t row0, std::size_t nrows, float* out) {
+    const std::size_t d = om.info.cols;
+    const std::size_t piece = std::max<std::size_t>(1, detail::kStagingBytes / raw.row_bytes());
+    std::uint64_t bad = 0;
+    std::size_t first = 0;
+    std::exception_ptr terr;
+    for (std::size_t i = 0; i < nrows; i += piece) {
+      const std::size_t m = std::min(piece, nrows - i);
+      float* x = out + i * d;
+      raw.read(row0 + i, m, x, where);
+      if (check_finite) {
+        std::size_t f = 0;
+        const std::size_t c = detail::count_nonfinite(x, m * d, &f);
+        if (c > 0 && bad == 0) first = i * d + f;
+        bad += c;
+      }
+      if (bad == 0 && !terr) {
+        try {
+          transform(x, row0 + i, m);
+        } catch (const Error&) {
+          terr = std::current_exception();
+        }
       }
     }
+    if (bad > 0) nonfinite(row0, nrows, bad, first);
+    if (terr) std::rethrow_exception(terr);
+  }
+
+  Reader pick(Reader r) const {
+    // Not mmap: it is cheaper than pread only where the page cache holds 2 MiB
+    // folios, and ~3x dearer where it holds 4 KiB pages (docs/format.md).
+    if (r == Reader::automatic) return raw.ok() ? Reader::pread : Reader::hdf5;
+    if (r == Reader::hdf5) return r;
+    if (!raw.ok()) throw Error(where + ": cannot read directly (" + raw.why() + ")");
+    if (r == Reader::mmap && !raw.aligned()) throw Error(where + ": cannot map the data (not 4-byte aligned in the file)");
+    return r;
   }
 };
 
@@ -82,6 +135,17 @@ H5RowSource::H5RowSource(const std::string& file, const std::string& dataset, st
     : impl_(new Impl) {
   impl_->om = detail::open_matrix(file, dataset, detail::kChunkCacheBytes);
   impl_->where = file + ":" + dataset;
+  impl_->raw = detail::RawLayout::plan(impl_->om, impl_->where);
+  impl_->mode = impl_->pick(Reader::automatic);
+  if (const char* env = std::getenv("PERSONAKIT_STREAM_READER")) {
+    const std::string e = env;
+    const Reader r = e == "hdf5" ? Reader::hdf5 : e == "pread" ? Reader::pread : e == "mmap" ? Reader::mmap : Reader::automatic;
+    try {
+      impl_->mode = impl_->pick(r);
+    } catch (const Error&) {
+      // Not possible for this dataset: keep the automatic choice.
+    }
+  }
   impl_->t = t;
   impl_->memory_limit = memory_limit_bytes;
   impl_->block_rows = block_rows_for(memory_limit_bytes, impl_->om.info.rows, impl_->om.info.cols, file);
@@ -104,6 +168,11 @@ std::size_t H5RowSource::cols() const { return impl_->om.info.cols; }
 std::size_t H5RowSource::block_rows() const { return impl_->block_rows; }
 const DatasetInfo& H5RowSource::info() const { return impl_->om.info; }
 void H5RowSource::set_check_finite(bool on) { impl_->check_finite = on; }
+void H5RowSource::set_reader(Reader r) { impl_->mode = impl_->pick(r); }
+H5RowSource::Reader H5RowSource::reader() const {
+  return impl_->mode == Reader::mmap && impl_->transforms() ? Reader::pread : impl_->mode;
+}
+const std::string& H5RowSource::direct_unavailable_reason() const { return impl_->raw.why(); }
 
 void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
   detail::quiet();
@@ -116,9 +185,39 @@ void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
     throw Error(s.om.info.file + ": memory limit of " + std::to_string(s.memory_limit) +
                 " bytes is too small for one block of " + std::to_string(align_rows) + " rows x " + std::to_string(d) +
                 " columns (needs " + std::to_string(H5RowSource::kOverheadBytes + 2 * 4 * d * align_rows) + " bytes)");
-  const std::size_t nblocks = (n + br - 1) / br;
-  for (auto& b : s.buf)
-    if (b.size() < br * d) detail::resize_huge(b, br * d);
+  // The blocks of this pass. With the mmap reader a block whose rows are one
+  // stretch of the file is a window of it; a block that would straddle two
+  // stretches (chunks not adjacent in the file) ends at the first stretch's end
+  // when that keeps it a multiple of align_rows, and is copied (pread) otherwise.
+  struct Block {
+    std::size_t r0, nr;
+    bool mapped;
+  };
+  const Reader mode = reader();
+  std::vector<Block> blocks;
+  bool copies = false;
+  for (std::size_t r0 = 0; r0 < n;) {
+    std::size_t end = std::min(n, r0 + br);
+    bool mapped = false;
+    if (mode == Reader::mmap) {
+      const detail::RawRun& run = s.raw.runs()[s.raw.run_of(r0)];
+      const std::size_t run_end = static_cast<std::size_t>(run.row0 + run.rows);
+      if (end <= run_end) {
+        mapped = true;
+      } else if ((run_end - r0) % align_rows == 0) {
+        end = run_end;
+        mapped = true;
+      }
+    }
+    copies = copies || !mapped;
+    blocks.push_back({r0, end - r0, mapped});
+    r0 = end;
+  }
+  const std::size_t nblocks = blocks.size();
+  if (copies)
+    for (auto& b : s.buf)
+      if (b.size() < br * d) detail::resize_huge(b, br * d);
+  if (mode != Reader::hdf5) s.raw.check_size(s.where);
 
   std::mutex mu;
   std::condition_variable cv;
@@ -126,6 +225,8 @@ void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
   std::size_t consumed = 0;  // blocks [0, consumed) are done with
   bool stop = false;
   std::exception_ptr err;
+  detail::MapWindow win[2];          // the mapped window of the block in each slot
+  const float* ready[2] = {nullptr, nullptr};
 
   std::thread reader([&] {
     detail::quiet();
@@ -135,9 +236,24 @@ void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
         cv.wait(lk, [&] { return stop || b < consumed + 2; });
         if (stop) return;
       }
-      std::size_t r0 = b * br, nr = std::min(br, n - r0);
+      const Block& blk = blocks[b];
+      const std::size_t slot = b % 2;
       try {
-        s.load(r0, nr, s.buf[b % 2].data());
+        win[slot].reset();  // block b - 2's window: consumed
+        if (blk.mapped) {
+          // Map only what the file still covers: past its end a page is SIGBUS.
+          s.raw.check_size(s.where);
+          const detail::RawRun& run = s.raw.runs()[s.raw.run_of(blk.r0)];
+          win[slot] = detail::MapWindow(s.raw.fd(), run.offset + (blk.r0 - run.row0) * s.raw.row_bytes(),
+                                        blk.nr * s.raw.row_bytes(), s.where);
+          s.check(win[slot].data(), blk.r0, blk.nr);
+          ready[slot] = win[slot].data();
+        } else {
+          float* out = s.buf[slot].data();
+          if (mode == Reader::hdf5) s.load(blk.r0, blk.nr, out);
+          else s.load_direct(blk.r0, blk.nr, out);
+          ready[slot] = out;
+        }
       } catch (...) {
         std::lock_guard<std::mutex> lk(mu);
         err = std::current_exception();
@@ -156,17 +272,20 @@ void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
     }
     cv.notify_all();
     reader.join();
+    win[0].reset();
+    win[1].reset();
   };
 
   try {
     for (std::size_t b = 0; b < nblocks; ++b) {
+      const float* x = nullptr;
       {
         std::unique_lock<std::mutex> lk(mu);
         cv.wait(lk, [&] { return filled > b || err; });
         if (filled <= b) std::rethrow_exception(err);
+        x = ready[b % 2];
       }
-      std::size_t r0 = b * br, nr = std::min(br, n - r0);
-      fn(s.buf[b % 2].data(), r0, nr);
+      fn(x, blocks[b].r0, blocks[b].nr);
       {
         std::lock_guard<std::mutex> lk(mu);
         consumed = b + 1;
@@ -242,8 +361,9 @@ std::vector<ColumnStats> column_stats(const std::string& file, const std::string
     if (j < names.size()) {
       out[j].name = names[j];
     } else {
-      out[j].name = "f";  // two steps: GCC 12 warns falsely (-Wrestrict) on "f" + std::string
-      out[j].name.append(std::to_string(j));
+      char nm[32];  // snprintf: GCC 12 warns falsely (-Wrestrict) on "f" + std::string
+      std::snprintf(nm, sizeof nm, "f%zu", j);
+      out[j].name = nm;
     }
     out[j].nonfinite = bad[j];
     if (cnt[j] == 0) {

@@ -124,3 +124,43 @@ const KernelTable& kernel_table() {
 
 }  // namespace detail
 }  // namespace personakit
+
+// ---- score kernels (issue 6): the same choice, a second table ----
+namespace personakit::detail {
+
+const ScoreKernelTable& score_kernel_table(Isa isa) {
+  if (!isa_supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU/build");
+  switch (isa) {
+#ifdef PERSONAKIT_HAVE_AVX512
+    case Isa::avx512: return avx512::kScoreTable;
+#endif
+#ifdef PERSONAKIT_HAVE_AVX2
+    case Isa::avx2: return avx2::kScoreTable;
+#endif
+    default: return scalar::kScoreTable;
+  }
+}
+
+const ScoreKernelTable& score_kernel_table() { return score_kernel_table(active_isa()); }
+
+}  // namespace personakit::detail
+
+// ---- k-means bound kernels: the same choice, a third table ----
+namespace personakit::detail {
+
+const KmeansKernelTable& kmeans_kernel_table(Isa isa) {
+  if (!isa_supported(isa)) throw Error(std::string("ISA ") + isa_name(isa) + " is not supported on this CPU/build");
+  switch (isa) {
+#ifdef PERSONAKIT_HAVE_AVX512
+    case Isa::avx512: return avx512::kKmeansTable;
+#endif
+#ifdef PERSONAKIT_HAVE_AVX2
+    case Isa::avx2: return avx2::kKmeansTable;
+#endif
+    default: return scalar::kKmeansTable;
+  }
+}
+
+const KmeansKernelTable& kmeans_kernel_table() { return kmeans_kernel_table(active_isa()); }
+
+}  // namespace personakit::detail

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "personakit/error.hpp"
+#include "personakit/isa.hpp"
 #include "personakit/kmeans.hpp"
 
 namespace pk = personakit;
@@ -312,4 +313,35 @@ TEST(Accelerated, ProgressReportsLloydsInertia) {
   };
   const auto ref = trace(pk::Algorithm::lloyd);
   for (const auto a : kVariants) EXPECT_EQ(ref, trace(a)) << pk::algorithm_name(a);
+}
+
+// Yinyang evaluates its local-filter survivors with the dispatched panel16_scan kernel
+// on centroids packed group by group into 16-lane sub-panels, and Yinyang and Hamerly get
+// D(i, a) from own_sqdist. Every ISA must give
+// Lloyd's labels at every iteration, including groups wider than one sub-panel (k = 19:
+// one group of 19 members, two sub-panels) and many groups (k = 150: 15 groups), on
+// real-valued blobs and on an integer grid with exact ties.
+TEST(Accelerated, YinyangGroupPanelsEveryIsa) {
+  const Threads scope(2);
+  const pk::Isa saved = pk::active_isa();
+  for (const pk::Isa isa : pk::available_isas()) {
+    pk::force_isa(isa);
+    for (const std::size_t d : {3u, 33u, 64u}) {
+      for (const std::size_t k : {19u, 150u}) {
+        for (const bool ties : {false, true}) {
+          Data D = ties ? grid(2000, d, 8, 17 + d) : blobs(2000, d, 40, 3.0, 13 + d);
+          const auto init = pick_rows(D, k, 3 + k);
+          const Trace lloyd = run(D, pk::Algorithm::lloyd, init, k, 0.0, 15);
+          // Hamerly: D(i, a) through the dispatched own_sqdist as well.
+          for (const auto a : {pk::Algorithm::yinyang, pk::Algorithm::hamerly}) {
+            const Trace y = run(D, a, init, k, 0.0, 15);
+            expect_same(lloyd, y, std::string(pk::algorithm_name(a)) + " isa=" + pk::isa_name(isa) +
+                                      " d=" + std::to_string(d) + " k=" + std::to_string(k) +
+                                      (ties ? " grid" : " blobs"));
+          }
+        }
+      }
+    }
+  }
+  pk::force_isa(saved);
 }

@@ -156,3 +156,31 @@ TEST(MiniBatch, StarvingCentroidReassigned) {
   EXPECT_LT(std::abs(r.centroids[8]), 1e3f);
   for (auto s : r.sizes) EXPECT_GT(s, 0);
 }
+
+// Batches of >= 2048 rows are assigned by both threads (assign_nearest splits them; a
+// batch of 1024 stays on one thread, as in DeterministicAcrossThreadsAndRuns): the same
+// bits at 1 and 2 threads, and in memory and streamed.
+TEST(MiniBatch, LargeBatchSameBitsThreadsAndStreamed) {
+  const auto b = make_blobs(3 * pk::detail::kChunkRows + 11, 6, 9, 3.0, 21);
+  const auto c0 = pk::init_centroids(b.x.data(), b.n, b.d, 9, pk::Init::kmeanspp, 5);
+  auto p = mb(9, c0);
+  p.batch_size = 4096;
+  p.max_epochs = 0;
+  p.max_steps = 12;
+  p.max_no_improvement = 0;
+  p.tol = 0;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto r1 = pk::fit(b.x.data(), b.n, b.d, p);
+  omp_set_num_threads(2);
+  const auto r2 = pk::fit(b.x.data(), b.n, b.d, p);
+  pktest::SmallBlockSource src(b.x, b.n, b.d, 1);
+  const auto s2 = pk::fit(src, p);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(r1.iterations, 12);
+  EXPECT_TRUE(pktest::same_bytes(r1.centroids, r2.centroids));
+  EXPECT_EQ(std::memcmp(&r1.inertia, &r2.inertia, sizeof(double)), 0);
+  EXPECT_TRUE(pktest::same_bytes(r2.centroids, s2.centroids));
+  EXPECT_EQ(std::memcmp(&r2.inertia, &s2.inertia, sizeof(double)), 0);
+  EXPECT_EQ(r1.labels, r2.labels);
+}

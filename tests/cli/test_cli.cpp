@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "cli.hpp"
 #include "personakit/datasets/datasets.hpp"
 #include "personakit/error.hpp"
+#include "personakit/score.hpp"
 
 namespace fs = std::filesystem;
 namespace ds = personakit::datasets;
@@ -491,6 +493,114 @@ TEST(CliScore, SampledSilhouetteAndNoTruthByDefault) {
   // same seed, same sample, same value
   Outcome r2 = call(run_score, s);
   EXPECT_EQ(r2.j()["silhouette"], j["silhouette"]);
+}
+
+// Streamed scores (--stream / --memory-limit) equal the in-memory ones bit for bit:
+// both feed ScoreAccumulator blocks that are multiples of its chunk (8192 rows), so the
+// per-chunk partial sums and their merge order are the same (see score.hpp); the
+// in-memory davies_bouldin() / calinski_harabasz() are that accumulator fed one block.
+TEST(CliScore, StreamedEqualsInMemory) {
+  GenerateOptions g;
+  g.common = quiet_json();
+  g.rows = 60000;
+  g.features = 8;
+  g.segments = 4;
+  g.seed = 21;
+  g.output = path("stream_customers.h5");
+  ASSERT_EQ(call(run_generate, g).rc, 0);
+  FitOptions f = fit_opts(g.output, 4, path("stream_model.h5"));
+  f.scale = "standard";  // the model's transform is applied to the streamed blocks too
+  f.max_iter = 10;
+  ASSERT_EQ(call(run_fit, f).rc, 0);
+  PredictOptions p;
+  p.common = quiet_json();
+  p.data = g.output;
+  p.model = f.output;
+  p.output = path("stream_labels.h5");
+  ASSERT_EQ(call(run_predict, p).rc, 0);
+  // A labelling with noise rows and non-contiguous values.
+  std::vector<std::int32_t> noisy = ds::read_labels(p.output);
+  for (std::size_t i = 0; i < noisy.size(); ++i) noisy[i] = i % 13 == 0 ? -1 : noisy[i] * 10 + 5;
+  ds::write_labels(path("stream_noisy.h5"), noisy, {});
+
+  const std::vector<std::string> keys = {"inertia", "davies_bouldin", "calinski_harabasz", "silhouette_simplified",
+                                         "silhouette"};
+  auto both = [&](ScoreOptions s, int passes) {
+    s.common = quiet_json();
+    s.data = g.output;
+    s.metrics = "inertia,davies_bouldin,calinski_harabasz,silhouette_simplified,silhouette";
+    s.sample_size = 3000;  // the sampled silhouette reads its rows with read_rows when streamed
+    s.seed = 9;
+    Outcome mem = call(run_score, s);
+    ScoreOptions st = s;
+    st.stream = true;
+    st.memory_limit = "5M";  // blocks of 16,384 rows: 4 blocks
+    Outcome str = call(run_score, st);
+    EXPECT_EQ(mem.rc, 0) << mem.err;
+    EXPECT_EQ(str.rc, 0) << str.err;
+    if (mem.rc || str.rc) return json();
+    const json a = mem.j(), b = str.j();
+    EXPECT_FALSE(a["streamed"].get<bool>());
+    EXPECT_TRUE(b["streamed"].get<bool>());
+    EXPECT_EQ(b["passes"], passes);
+    EXPECT_LT(b["block_rows"].get<std::size_t>(), 60000u);
+    EXPECT_EQ(b["block_rows"].get<std::size_t>() % 8192, 0u);
+    for (const auto& k : keys) {
+      EXPECT_TRUE(a[k].is_number()) << k;
+      EXPECT_EQ(a[k].get<double>(), b[k].get<double>()) << k;  // bit for bit (shortest round-trip JSON)
+    }
+    EXPECT_EQ(a["n_samples"], b["n_samples"]);
+    EXPECT_EQ(a["k"], b["k"]);
+    return b;
+  };
+  ScoreOptions lab;
+  lab.labels = p.output;
+  const json jl = both(lab, 2);  // no centroids: pass 1 means, pass 2 distances
+  ScoreOptions mod;
+  mod.model = f.output;
+  both(mod, 1);                  // the model's centroids: one pass
+  ScoreOptions noise;
+  noise.labels = path("stream_noisy.h5");
+  noise.skip_noise = true;
+  const json jn = both(noise, 2);
+  EXPECT_EQ(jn["noise_rows"], 60000 / 13 + 1);
+
+  // The library's in-memory scores on the same rows and labels (raw rows: --labels has
+  // no transform): Davies–Bouldin and Calinski–Harabasz bit for bit.
+  const ds::Matrix m = ds::read_matrix(g.output);
+  const std::vector<std::int32_t> l = ds::read_labels(p.output);
+  EXPECT_EQ(jl["davies_bouldin"].get<double>(), personakit::davies_bouldin(m.x.data(), m.n, m.d, l.data()));
+  EXPECT_EQ(jl["calinski_harabasz"].get<double>(), personakit::calinski_harabasz(m.x.data(), m.n, m.d, l.data()));
+  EXPECT_EQ(jl["silhouette"].get<double>(), personakit::silhouette_sampled(m.x.data(), m.n, m.d, l.data(), 3000, 9));
+  EXPECT_EQ(jn["davies_bouldin"].get<double>(),
+            personakit::davies_bouldin(m.x.data(), m.n, m.d, noisy.data(), /*skip_negative=*/true));
+}
+
+TEST(CliScore, StreamedBadInput) {
+  ScoreOptions s;
+  s.common = quiet_json();
+  s.data = customers();
+  FitOptions f = fit_opts(customers(), 3, path("score_stream_model.h5"));
+  ASSERT_EQ(call(run_fit, f).rc, 0);
+  s.model = f.output;
+  s.metrics = "davies_bouldin";
+  s.stream = true;
+  s.memory_limit = "2M";  // below the source's 2 MiB overhead + one 8192-row block
+  Outcome r = call(run_score, s);
+  EXPECT_EQ(r.rc, 1);
+  expect_one_error_line(r, "--memory-limit 2M is too small to stream the scores");
+  EXPECT_TRUE(r.out.empty());
+  s.memory_limit = "64M";
+  s.metrics = "silhouette";  // exact: needs the whole matrix
+  r = call(run_score, s);
+  EXPECT_EQ(r.rc, 2);
+  expect_one_error_line(r, "exact silhouette needs the whole");
+  // Default metrics, streamed: the exact silhouette is skipped with a note, not an error.
+  s.metrics.clear();
+  r = call(run_score, s);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(r.j()["silhouette"].is_null());
+  EXPECT_TRUE(r.j()["davies_bouldin"].is_number());
 }
 
 // ---------------------------------------------------------------- sweep

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <random>
 #include <vector>
@@ -199,4 +200,75 @@ TEST(Internal, SimplifiedSilhouetteMatchesDirect) {
   // the fp32 expansion errs by ~1e3·2^-24·few = 2e-4 absolute on squared distances
   // ~10..1e3, i.e. <= 2e-5 relative on a distance, <= 4e-5 on each s and on the mean.
   EXPECT_NEAR(pk::silhouette_simplified(b.x.data(), b.n, b.d, y.data(), cf.data(), 5), ref, 4e-5);
+}
+
+// The accumulator fed in blocks that are multiples of chunk_rows() gives the same bits
+// as one block (the in-memory functions): chunks are cut at the same rows and merged in
+// the same order, whatever the block boundaries and the thread count. Labels are
+// registered first so K (hence chunk_rows) is fixed from the first block.
+TEST(Internal, StreamedBlocksBitIdenticalToOneBlock) {
+  const Blobs b = blobs(70001, 7, 5, 21);
+  Labels y = b.y;
+  for (std::size_t i = 3; i < b.n; i += 11) y[i] = -1;  // noise, dropped
+  auto run = [&](std::size_t block, const float* cent, bool sil) {
+    pk::ScoreAccumulator acc(b.d, true);
+    if (cent) acc.set_centroids(cent, 5);
+    else acc.register_labels(y.data(), b.n);
+    if (sil) acc.want_silhouette_simplified();
+    const std::size_t step = (block + acc.chunk_rows() - 1) / acc.chunk_rows() * acc.chunk_rows();
+    for (int pass = 1; pass <= (cent ? 1 : 2); ++pass) {
+      if (pass == 2) acc.second_pass();
+      for (std::size_t r = 0; r < b.n; r += step)
+        acc.add_block(b.x.data() + r * b.d, y.data() + r, std::min(step, b.n - r));
+    }
+    return acc.finish();
+  };
+  auto same = [](double a, double c) { return std::memcmp(&a, &c, sizeof a) == 0; };
+  const auto one = run(b.n, nullptr, true);
+  ASSERT_EQ(one.cluster_labels.size(), 5u);
+  std::vector<float> cf(one.means.begin(), one.means.end());
+  const auto one_g = run(b.n, cf.data(), true);
+  for (std::size_t block : {8192u, 16384u, 40000u}) {
+    const auto s = run(block, nullptr, true);
+    EXPECT_TRUE(same(s.inertia, one.inertia)) << block;
+    EXPECT_TRUE(same(*s.calinski_harabasz, *one.calinski_harabasz)) << block;
+    EXPECT_TRUE(same(*s.davies_bouldin, *one.davies_bouldin)) << block;
+    EXPECT_TRUE(same(*s.silhouette_simplified, *one.silhouette_simplified)) << block;
+    const auto g = run(block, cf.data(), true);
+    EXPECT_TRUE(same(g.inertia, one_g.inertia)) << block;
+    EXPECT_TRUE(same(*g.davies_bouldin, *one_g.davies_bouldin)) << block;
+    EXPECT_TRUE(same(*g.silhouette_simplified, *one_g.silhouette_simplified)) << block;
+  }
+  // The in-memory functions are this accumulator fed one block.
+  EXPECT_TRUE(same(pk::davies_bouldin(b.x.data(), b.n, b.d, y.data(), true), *one.davies_bouldin));
+  EXPECT_TRUE(same(pk::calinski_harabasz(b.x.data(), b.n, b.d, y.data(), true), *one.calinski_harabasz));
+  // Pass 2's simplified silhouette is about the pass-1 means rounded to fp32, i.e. the
+  // same as silhouette_simplified with those centroids (labels 0..4 index them).
+  EXPECT_TRUE(same(pk::silhouette_simplified(b.x.data(), b.n, b.d, y.data(), cf.data(), 5, true),
+                   *one.silhouette_simplified));
+  EXPECT_TRUE(same(*one_g.silhouette_simplified, *one.silhouette_simplified));
+  // Inertia about given centroids vs inertia(): the same terms summed in another order.
+  // Each is a sum of <= 70001 non-negative fp64 terms in chunks of 8192 then chunk
+  // partials: error <= (8192 + 9 + 5)·2^-53 relative ~ 9.1e-13 each; allow 2e-12.
+  const double direct = pk::inertia(b.x.data(), b.n, b.d, y.data(), cf.data(), 5, nullptr, true);
+  EXPECT_NEAR(one_g.inertia, direct, 2e-12 * direct);
+  // And about the means (pass 1, Chan's merge), vs the same sum about fp32 means: the
+  // fp32 rounding of a mean moves the sum by n_c·|μ - fp32(μ)|² ~ n·d·(|μ|·2^-24)²,
+  // here < 1e-9 of a sum ~ n·d (unit-variance blobs with |μ| ~ 6).
+  EXPECT_NEAR(one.inertia, direct, 1e-9 * direct);
+}
+
+TEST(Internal, AccumulatorMisuse) {
+  const std::vector<float> x = {0, 1, 2, 3};
+  const Labels y = {0, 1};
+  pk::ScoreAccumulator acc(2);
+  acc.add_block(x.data(), y.data(), 2);
+  EXPECT_THROW(acc.set_centroids(x.data(), 2), pk::Error);         // after a block
+  EXPECT_THROW(acc.want_silhouette_simplified(), pk::Error);       // after a block
+  pk::ScoreAccumulator g(2);
+  g.set_centroids(x.data(), 2);
+  const Labels out_of_range = {0, 2};
+  EXPECT_THROW(g.add_block(x.data(), out_of_range.data(), 2), pk::Error);
+  EXPECT_EQ(pk::ScoreAccumulator::chunk_rows_for(8), 8192u);
+  EXPECT_EQ(pk::ScoreAccumulator::chunk_rows_for(2000), 16000u);
 }

@@ -27,8 +27,9 @@ struct SilhouetteResult {
 };
 // Exact: all pairs, Euclidean (not squared) distances = sqrt of the canonical squared
 // distance (assign.hpp), blocked; extra memory O(n*d + n*K): a cluster-sorted copy of
-// x and the per-(row, cluster) distance sums, never n×n. On AVX-512 each pair is
-// evaluated once (symmetric tiles, fused kernel); elsewhere via sqdist_rows tiles.
+// x and the per-(row, cluster) distance sums, never n×n. Each pair is evaluated once
+// (symmetric tiles, the fused kernel of the active ISA: AVX-512, AVX2 or the scalar
+// reference); only with very many small clusters via sqdist_rows tiles (all n² pairs).
 // Conventions follow scikit-learn: s = 0 for a row in a singleton cluster and where
 // max(a, b) = 0 (all points identical). OpenMP over tiles; the sums are combined in an
 // order-independent way (fixed point) or in a fixed order, so the result is the same
@@ -62,15 +63,23 @@ double inertia(const float* x, std::size_t n, std::size_t d, const std::int32_t*
                const float* centroids, std::size_t k, const float* weights = nullptr,
                bool skip_negative = false);
 
-// Streamed Calinski–Harabasz, inertia and Davies–Bouldin over blocks of rows (for data
-// that does not fit in memory). Pass 1 merges per-cluster count, mean and sum of squared
-// deviations block by block (Chan et al.'s pairwise update, fp64), which gives CH and the
-// inertia about the cluster means. Davies–Bouldin needs each cluster's mean distance to
-// its centroid, which is not a moment: either supply the centroids up front
-// (set_centroids: then DB and inertia use them in pass 1 and labels index them), or call
-// second_pass() after pass 1 and feed the same blocks again (DB about the pass-1 means).
-// Deterministic for a given block sequence; each add_block splits its rows into fixed
-// chunks run in parallel (OpenMP) and merged in chunk order.
+// Streamed Calinski–Harabasz, inertia, Davies–Bouldin and simplified silhouette over
+// blocks of rows (for data that does not fit in memory). Pass 1 merges per-cluster
+// count, mean and sum of squared deviations chunk by chunk (Chan et al.'s pairwise
+// update, fp64), which gives CH and the inertia about the cluster means. Davies–Bouldin
+// needs each cluster's mean distance to its centroid, which is not a moment: either
+// supply the centroids up front (set_centroids: then DB, inertia and the simplified
+// silhouette use them in pass 1 and labels index them), or call second_pass() after
+// pass 1 and feed the same blocks again (DB, and the simplified silhouette when wanted,
+// about the pass-1 means; the silhouette's centroids are those means rounded to fp32).
+//
+// Determinism: add_block cuts its rows into chunks of chunk_rows() rows (fixed: 8192
+// unless K > 1024), runs them in parallel (OpenMP) and merges them in chunk order. So
+// the result is the same bits for any thread count, and for any way of cutting the
+// rows into blocks as long as every block but the last is a multiple of chunk_rows()
+// (RowSource::for_each_block's align_rows) and K is fixed before the first block
+// (register_labels, or set_centroids). The in-memory davies_bouldin(),
+// calinski_harabasz() and silhouette_simplified() are this accumulator fed one block.
 struct StreamScores {
   std::size_t n = 0;                              // rows scored
   std::vector<std::int32_t> cluster_labels;      // ascending label values (K entries)
@@ -79,12 +88,23 @@ struct StreamScores {
   double inertia = 0;                            // about the given centroids, else the means
   std::optional<double> calinski_harabasz;       // absent when K < 2 or K > n-1
   std::optional<double> davies_bouldin;          // absent until available (see above)
+  std::optional<double> silhouette_simplified;   // when wanted and available (k >= 2, n >= 1)
 };
 class ScoreAccumulator {
  public:
   explicit ScoreAccumulator(std::size_t d, bool skip_negative = false);
   // centroids: k×d fp32 row-major, copied. Call before the first add_block.
   void set_centroids(const float* centroids, std::size_t k);
+  // Also compute the simplified silhouette (silhouette_simplified's definition): in
+  // pass 1 with given centroids, else in pass 2. Costs O(n·K·d) more. Before add_block.
+  void want_silhouette_simplified(bool on = true);
+  // Optional, pass 1, before add_block: registers the distinct (non-negative) label
+  // values of all the rows to come, so that K, hence chunk_rows(), is fixed from the
+  // first block on. labels: n int32 (negatives: Error unless skip_negative).
+  void register_labels(const std::int32_t* labels, std::size_t n);
+  // Rows per chunk for K clusters (or k given centroids): max(8192, 8K).
+  static std::size_t chunk_rows_for(std::size_t k);
+  std::size_t chunk_rows() const { return chunk_rows_for(clusters_.size()); }
   // x: n×d row-major fp32, labels: n int32.
   void add_block(const float* x, const std::int32_t* labels, std::size_t n);
   // Ends pass 1 and starts pass 2 (Davies–Bouldin about the pass-1 means).
@@ -92,19 +112,24 @@ class ScoreAccumulator {
   StreamScores finish() const;
 
  private:
-  struct Cluster { double count = 0, m2 = 0, dist_sum = 0, sq_to_given = 0; std::vector<double> mean; };
+  struct Cluster { double count = 0, m2 = 0, dist_sum = 0, sq_to_given = 0, sil_sum = 0; std::vector<double> mean; };
   std::size_t slot(std::int32_t label);
+  void map_slots(const std::int32_t* labels, std::size_t n, std::int32_t* sl);
   std::size_t d_;
   bool skip_negative_;
+  bool want_sil_ = false;
   int pass_ = 1;
   std::size_t n_ = 0, n2_ = 0;
   std::vector<float> given_;                     // k×d when set
+  std::vector<double> given_d_;                  // the same, fp64
   std::size_t given_k_ = 0;
   std::vector<Cluster> clusters_;
   std::vector<std::int32_t> slot_label_;
   std::unordered_map<std::int32_t, std::size_t> slot_of_;
   std::vector<std::int32_t> direct_;             // slot of labels < 65536 (-1: none yet)
   std::vector<double> frozen_means_;             // pass 2: slot×d
+  std::vector<float> sil_centroids_;             // the simplified silhouette's centroids (fp32), slot×d
+  std::vector<std::int32_t> sl_;                 // add_block's cluster ids, kept between blocks (no re-zeroing)
 };
 
 // ---- external scores between two labellings of n items (any int32 values) ----

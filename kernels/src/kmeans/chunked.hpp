@@ -112,12 +112,19 @@ class ChunkReducer {
       if (acc_) {
         const std::size_t kd = k_ * d_;
         // Each element receives the chunk partials in chunk order, whichever thread
-        // owns the element: parallel over elements keeps the sum order fixed.
-#pragma omp parallel for schedule(static) if (kd >= 65536)
-        for (std::size_t e = 0; e < kd; ++e) {
-          double s = t.sums[e];
-          for (std::size_t q = 0; q < ng; ++q) s += parts_[q].sums[e];
-          t.sums[e] = s;
+        // owns the element: parallel over element blocks keeps the sum order fixed.
+        // Within a block the chunk loop is outside, so the adds run along contiguous
+        // elements (vectorised) while the block of totals stays in L1.
+        constexpr std::size_t kEb = 512;
+        const std::size_t nb = (kd + kEb - 1) / kEb;
+#pragma omp parallel for schedule(static) if (kd * ng >= (std::size_t{1} << 18))
+        for (std::size_t b = 0; b < nb; ++b) {
+          const std::size_t e0 = b * kEb, e1 = std::min(kd, e0 + kEb);
+          double* ts = t.sums.data();
+          for (std::size_t q = 0; q < ng; ++q) {
+            const double* ps = parts_[q].sums.data();
+            for (std::size_t e = e0; e < e1; ++e) ts[e] += ps[e];
+          }
         }
         for (std::size_t q = 0; q < ng; ++q) {
           for (std::size_t l = 0; l < k_; ++l) { t.wsum[l] += parts_[q].wsum[l]; t.sizes[l] += parts_[q].sizes[l]; }
@@ -155,6 +162,28 @@ class ChunkReducer {
   bool acc_;
   std::vector<ChunkPartial> parts_;
 };
+
+// Workspace of update_centroids kept across iterations (internal.hpp).
+class UpdateWorkspace {
+ public:
+  UpdateWorkspace(std::size_t k, std::size_t d) : t(k, d), red(k, d) {}
+  Totals t;
+  ChunkReducer red;
+};
+
+// One chunk's bookkeeping after its assignment, in one pass over its rows: copies the
+// new labels into `lab` (counting changes) and counts sizes. Same results as the
+// separate loops (integer counts).
+inline std::uint64_t take_labels(const std::int32_t* fresh, std::int32_t* lab, std::size_t m, std::int64_t* sizes) {
+  std::uint64_t ch = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::int32_t l = fresh[i];
+    ch += lab[i] != l;
+    lab[i] = l;
+    ++sizes[l];
+  }
+  return ch;
+}
 
 // ---- Empty clusters ----
 // A row considered for re-seeding an empty cluster. Order: farthest first, ties by

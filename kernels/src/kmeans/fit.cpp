@@ -50,16 +50,19 @@ Init parse_init(const std::string& s) {
   throw Error("unknown init '" + s + "' (expected random, kmeans++, kmeans|| or a centroids file)");
 }
 
-// Rule from side-by-side measurements on the idle 2-core Zen 5 (docs/performance.md,
-// suites peers-converged and default; same init, tol 1e-4, 2 threads): the fused Lloyd
-// pass beat every bounded variant on every shape measured (customers 2e5-1e6 × 16,
-// K = 8..64; blobs 1e5 × 32, K = 64; blobs 2e5 × 64, K = 256, where Hamerly came
-// closest at 1.72 s vs 1.45 s). A distance costs ~2d flops at ~80-90 % of the FMA peak
-// in the fused kernel, while the variants' pruned distance work is scattered, so the
-// bounds pay only when d is large: `auto` keeps Hamerly for d >= 256 with many rows per
-// centroid (extrapolated, not yet measured), Lloyd everywhere else.
-Algorithm choose_algorithm(std::size_t n, std::size_t k, std::size_t d) {
-  return (d >= 256 && k >= 64 && n >= 16 * k) ? Algorithm::hamerly : Algorithm::lloyd;
+// Rule from side-by-side measurements on the 2-core Zen 5 (docs/performance.md, "Converged
+// exact fits"; docs/accelerated.md; same init, tol 1e-4, 2 threads): the fused Lloyd pass
+// beat every bounded variant on every shape measured: customers 2e5-1e6 × 16, K = 8..64;
+// blobs 1e5 × 32, K = 64; blobs 2e5 × 64, K = 256 (Hamerly closest, 1.16-1.24× Lloyd's
+// time); blobs 5e4 × 256, K = 256 at separation 4 and 8 (Hamerly 1.3-1.4× Lloyd's time,
+// 69-85 % of its distances; Yinyang 2.5-4×, Elkan 5-8×). The earlier "Hamerly for
+// d >= 256" clause was an extrapolation that the d = 256 runs contradict. On data like
+// these (overlapping in high d) the bounds prune too little for their row-by-row
+// bookkeeping to pay against a kernel at ~60-80 % of the FMA peak, so `auto` is Lloyd.
+// The variants stay selectable, and they do compute far fewer distances (Yinyang 23 %,
+// Elkan 6.5 % at 2e5 × 64, K = 256).
+Algorithm choose_algorithm(std::size_t /*n*/, std::size_t /*k*/, std::size_t /*d*/) {
+  return Algorithm::lloyd;
 }
 
 std::size_t algorithm_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d) {

@@ -1,11 +1,15 @@
 // Hamerly (2010), exact: one upper bound u_i >= δ(x_i, c_{a_i}) and one lower bound
 // l_i <= min_{j != a_i} δ(x_i, c_j) per row; s_a = min_{j != a} ||c_a - c_j||.
 // A row keeps its label when max(l_i, s_a - u_i) proves every other centroid strictly
-// worse (bounds.hpp), first with the loose u, then with the exact D(i, a); otherwise
-// all k distances are computed. Also holds the driver shared by the four variants.
+// worse (bounds.hpp), first with the loose u, then with the exact D(i, a) (computed for
+// the rows of a 256-row block that need it by the dispatched own_sqdist, eight fma
+// chains at a time); otherwise all k distances are computed. Also holds the driver
+// shared by the four variants (the update is update_centroids with a workspace kept
+// across iterations).
 #include <algorithm>
 #include <cmath>
 
+#include "kernel_table.hpp"
 #include "kmeans/bounds.hpp"
 #include "kmeans/chunked.hpp"
 #include "personakit/error.hpp"
@@ -27,42 +31,19 @@ bool has_empty_cluster(const std::int32_t* labels, const float* w, std::size_t n
   return seen < k;
 }
 
-// dist[i] = D(i, labels[i]) for every row: n evaluations.
+// dist[i] = D(i, labels[i]) for every row: n evaluations, by 256-row blocks with the
+// dispatched own_sqdist (independent fma chains interleaved; canonical bits).
 void exact_dist(const RunInput& in, const Centres& C, const std::int32_t* labels, float* dist) {
-  const ExactDist ed;
-  const std::size_t d = in.d;
-  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(in.n);
+  const KmeansKernelTable& kt = kmeans_kernel_table();
+  const std::size_t d = in.d, B = kBlockRows, nblocks = (in.n + B - 1) / B;
+  std::uint32_t iota[kBlockRows];
+  for (std::size_t r = 0; r < B; ++r) iota[r] = static_cast<std::uint32_t>(r);
 #pragma omp parallel for schedule(static)
-  for (std::ptrdiff_t i = 0; i < n; ++i)
-    dist[i] = ed.one(in.x + static_cast<std::size_t>(i) * d, in.xnorm[i], C.pc, labels[i]);
-}
-
-// update_centroids (update.cpp) step for step, with the chunk reducer and totals kept
-// across iterations: update_centroids builds them per call, which re-maps and
-// zero-faults g partials of k·d doubles every iteration (~1/3 of a Hamerly iteration at
-// N = 2e5, K = 256). Same functions, same chunking, same order of additions, so the same
-// bits; the exactness tests compare every iteration against run_lloyd.
-class Update {
- public:
-  Update(std::size_t k, std::size_t d) : t_(k, d), red_(k, d) {}
-  double run(const RunInput& in, std::int32_t* labels, float* dist, const std::vector<float>& old_c,
-             std::vector<float>& new_c) {
-    const std::size_t d = in.d;
-    const float* x = in.x;
-    const float* w = in.weights;
-    t_.clear();
-    red_.run(in.n, t_, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
-      accumulate_sums(x + r0 * d, m, d, labels + r0, w ? w + r0 : nullptr, p.sums.data(), p.wsum.data());
-      count_sizes(labels + r0, m, p.sizes.data());
-    });
-    reseed_in_memory(t_, x, w, labels, dist, in.n);
-    return finalize_centroids(t_, old_c, new_c);
+  for (std::size_t blk = 0; blk < nblocks; ++blk) {
+    const std::size_t r0 = blk * B, m = std::min(B, in.n - r0);
+    kt.own_sqdist(in.x + r0 * d, d, iota, m, in.xnorm + r0, C.pc.rows(), C.pc.norms(), labels + r0, dist + r0);
   }
-
- private:
-  Totals t_;
-  ChunkReducer red_;
-};
+}
 
 }  // namespace
 
@@ -88,7 +69,8 @@ RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo)
   // Lloyd's own state (labels, distances, norms, update partials) plus the bounds.
   out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, n, k, d) + algo.state_bytes();
 
-  Update update(k, d);
+  // The update's totals and chunk partials live across iterations (update.cpp).
+  UpdateWorkspace update(k, d);
   Centres C;
   std::vector<float> next;
   std::vector<double> p;
@@ -107,7 +89,8 @@ RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo)
     }
     std::vector<std::int32_t> before;
     if (empty) before = labels;
-    const double shift = update.run(in, labels.data(), dist.data(), c, next);
+    double shift = 0;
+    update_centroids(update, in.x, n, d, in.weights, labels.data(), dist.data(), k, c, next, nullptr, &shift);
     if (empty) {
       std::vector<std::size_t> rows;
       for (std::size_t i = 0; i < n; ++i)
@@ -181,7 +164,7 @@ class Hamerly final : public AlgoBase {
     }
     const bool shift = pending_ && !first;
     pending_ = false;
-    const ExactDist ed;
+    const KmeansKernelTable& kt = kmeans_kernel_table();  // dispatch once per pass
     std::uint64_t ev = 0, changes = 0;
     const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes)
@@ -190,27 +173,47 @@ class Hamerly final : public AlgoBase {
       scan.reserve(B);
       std::vector<float> xb(B * d), nb(B), D1(B), D2(B);
       std::vector<std::int32_t> l1(B), l2(B);
+      std::vector<std::uint32_t> need(B);
+      std::vector<std::int32_t> needc(B);
+      std::vector<float> needD(B);
+      std::vector<double> needl(B);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
         const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
         scan.clear();
+        // Phase 1: the test with the loose bound u; the rows it cannot settle get their
+        // exact D(i, a) in phase 2 (eight independent fma chains at a time, own_sqdist)
+        // and are tested again in phase 3; the rest go to the full scan.
+        std::size_t nneed = 0;
         for (std::size_t i = r0; i < r1; ++i) {
           if (first) { scan.push_back(i); continue; }
-          const float* xi = in.x + i * d;
-          const float xn = in.xnorm[i];
-          const double E = C.row_error(xn);
+          const double E = C.row_error(in.xnorm[i]);
           const std::size_t a = static_cast<std::size_t>(labels[i]);
           double u = u_[i], l = l_[i];
           if (shift) {
             u = add_up(u, p_[a]);
             l = sub_dn(l, a == j1 ? p2 : p1);
           }
-          double z = std::max(l, sub_dn(s[a], u));
+          const double z = std::max(l, sub_dn(s[a], u));
           if (u < kInf && proves(z, u * u + 2 * E)) { u_[i] = u; l_[i] = lo32(l); continue; }
-          const float Da = ed.one(xi, xn, C.pc, static_cast<std::int32_t>(a));
-          ++ev;
-          u = upper_from(Da, E);
-          z = std::max(l, sub_dn(s[a], u));
+          need[nneed] = static_cast<std::uint32_t>(i - r0);  // block-relative
+          needc[nneed] = labels[i];
+          needl[nneed] = l;
+          ++nneed;
+        }
+        if (nneed > 0) {
+          kt.own_sqdist(in.x + r0 * d, d, need.data(), nneed, in.xnorm + r0, C.pc.rows(), C.pc.norms(),
+                        needc.data(), needD.data());
+          ev += nneed;
+        }
+        for (std::size_t r = 0; r < nneed; ++r) {
+          const std::size_t i = r0 + need[r];
+          const double E = C.row_error(in.xnorm[i]);
+          const std::size_t a = static_cast<std::size_t>(needc[r]);
+          const float Da = needD[r];
+          const double l = needl[r];
+          const double u = upper_from(Da, E);
+          const double z = std::max(l, sub_dn(s[a], u));
           if (proves(z, static_cast<double>(Da) + E)) { u_[i] = u; l_[i] = lo32(l); continue; }
           scan.push_back(i);
         }

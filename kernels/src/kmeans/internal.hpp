@@ -57,6 +57,15 @@ std::vector<std::size_t> update_centroids(const float* x, std::size_t n, std::si
                                           std::size_t k, const std::vector<float>& old_c,
                                           std::vector<float>& new_c, std::vector<std::int64_t>& sizes,
                                           double* shift);
+// The same step with a workspace (totals + chunk partials, chunked.hpp) kept across
+// iterations, so no per-call allocation or page faulting of the fp64 partials. The
+// workspace must have been made for this k and d; results are the same bits.
+class UpdateWorkspace;
+std::vector<std::size_t> update_centroids(UpdateWorkspace& ws, const float* x, std::size_t n, std::size_t d,
+                                          const float* weights, std::int32_t* labels, float* dist,
+                                          std::size_t k, const std::vector<float>& old_c,
+                                          std::vector<float>& new_c, std::vector<std::int64_t>* sizes,
+                                          double* shift);
 
 // Inertia = sum of w_i * dist_i in fp64, summed per chunk then in chunk order.
 double inertia_from_dist(const float* dist, const float* weights, std::size_t n);

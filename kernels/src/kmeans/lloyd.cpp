@@ -89,15 +89,9 @@ class MemoryOps final : public PassOps {
       // Inside a parallel region the dispatched kernel runs serially on this chunk.
       assign_nearest(x + r0 * d, m, d, in_.xnorm ? in_.xnorm + r0 : nullptr, pc, p.labels.data(), dist_.data() + r0);
       std::int32_t* lab = labels_.data() + r0;
-      std::uint64_t ch = 0;
-      for (std::size_t i = 0; i < m; ++i) {
-        ch += lab[i] != p.labels[i];
-        lab[i] = p.labels[i];
-      }
-      p.changes = ch;
+      p.changes = take_labels(p.labels.data(), lab, m, p.sizes.data());
       const float* wc = w ? w + r0 : nullptr;
       accumulate_sums(x + r0 * d, m, d, lab, wc, p.sums.data(), p.wsum.data());
-      count_sizes(lab, m, p.sizes.data());
       p.inertia = chunk_inertia(dist_.data() + r0, wc, m);
     });
     return t.changes > 0;

@@ -92,24 +92,34 @@ std::vector<Relabel> reseed_in_memory(Totals& t, const float* x, const float* we
   return moves;
 }
 
-std::vector<std::size_t> update_centroids(const float* x, std::size_t n, std::size_t d,
+std::vector<std::size_t> update_centroids(UpdateWorkspace& ws, const float* x, std::size_t n, std::size_t d,
                                           const float* weights, std::int32_t* labels, float* dist,
                                           std::size_t k, const std::vector<float>& old_c,
-                                          std::vector<float>& new_c, std::vector<std::int64_t>& sizes,
+                                          std::vector<float>& new_c, std::vector<std::int64_t>* sizes,
                                           double* shift) {
-  Totals t(k, d);
-  ChunkReducer red(k, d);
-  red.run(n, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+  if (ws.t.k != k || ws.t.d != d) throw Error("update_centroids: workspace made for another k or d");
+  Totals& t = ws.t;
+  t.clear();
+  ws.red.run(n, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
     accumulate_sums(x + r0 * d, m, d, labels + r0, weights ? weights + r0 : nullptr, p.sums.data(), p.wsum.data());
     count_sizes(labels + r0, m, p.sizes.data());
   });
   const auto moves = reseed_in_memory(t, x, weights, labels, dist, n);
   const double s = finalize_centroids(t, old_c, new_c);
   if (shift) *shift = s;
-  sizes = t.sizes;
+  if (sizes) *sizes = t.sizes;
   std::vector<std::size_t> reseeded;
   for (const auto& mv : moves) reseeded.push_back(static_cast<std::size_t>(mv.to));
   return reseeded;
+}
+
+std::vector<std::size_t> update_centroids(const float* x, std::size_t n, std::size_t d,
+                                          const float* weights, std::int32_t* labels, float* dist,
+                                          std::size_t k, const std::vector<float>& old_c,
+                                          std::vector<float>& new_c, std::vector<std::int64_t>& sizes,
+                                          double* shift) {
+  UpdateWorkspace ws(k, d);
+  return update_centroids(ws, x, n, d, weights, labels, dist, k, old_c, new_c, &sizes, shift);
 }
 
 double inertia_from_dist(const float* dist, const float* weights, std::size_t n) {

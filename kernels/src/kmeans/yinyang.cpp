@@ -6,9 +6,22 @@
 // Group filter: lb_ig proves the whole group worse than the current best -> skip it.
 // Local filter: inside a surviving group, lb_ig(before this iteration's decrement) - p_j
 // is a lower bound for centroid j alone; survivors get exact canonical distances.
+//
+// Evaluation: the centroids are packed group by group into sub-panels of 16 lanes
+// (GroupPanels below; a group of g members takes ceil(g/16) sub-panels). Per 256-row
+// block: phase 1 applies the global filter with the loose bound; phase 2 computes the
+// exact D(i, a) of the rows it could not settle (own_sqdist, 8 fma chains at a time);
+// phase 3 re-tests them and, for the rows that still fail, visits the groups that pass
+// the group filter in increasing order of their bound, queueing their sub-panels as jobs
+// for the dispatched panel16_scan kernel (the local filter in SIMD, then lanes =
+// centroids with the canonical fma chain per lane, then the min / lowest lane / runner-up
+// per sub-panel), four jobs per call; the threshold tightens between calls. Only the
+// lanes evaluated are counted in distance_evaluations.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
+#include "kernel_table.hpp"
 #include "kmeans/bounds.hpp"
 
 namespace personakit::detail {
@@ -57,6 +70,74 @@ void group_centroids(const std::vector<float>& c, std::size_t k, std::size_t d, 
     members[static_cast<std::size_t>(grp[j])].push_back(static_cast<std::int32_t>(j));
 }
 
+// The centroids packed group by group: sub-panel s holds up to 16 members of one group
+// in lanes, [j][lane], with their canonical norms (pad lanes: zeros and +inf norms).
+struct GroupPanels {
+  std::size_t d = 0, nsp = 0;
+  std::vector<std::int32_t> first, count;     // per group: first sub-panel, number of them
+  std::vector<std::int32_t> idx;              // nsp×16 centroid index per lane (-1: pad)
+  std::vector<std::int32_t> sp_group;         // group of each sub-panel
+  std::vector<unsigned> valid;                // per sub-panel: mask of its member lanes
+  std::vector<std::int32_t> where;            // per centroid: sub-panel·16 + lane
+  std::vector<float> data;                    // nsp×d×16 (+16 for alignment)
+  std::vector<float> norms;                   // nsp×16
+  std::size_t off = 0;                        // data offset to a 64-byte boundary
+  void layout(const std::vector<std::vector<std::int32_t>>& members, std::size_t d_) {
+    d = d_;
+    const std::size_t L = kGroupLanes;
+    first.assign(members.size(), 0);
+    count.assign(members.size(), 0);
+    idx.clear();
+    sp_group.clear();
+    for (std::size_t q = 0; q < members.size(); ++q) {
+      first[q] = static_cast<std::int32_t>(sp_group.size());
+      const std::size_t g = members[q].size();
+      for (std::size_t b = 0; b < g; b += L) {
+        sp_group.push_back(static_cast<std::int32_t>(q));
+        for (std::size_t l = 0; l < L; ++l) idx.push_back(b + l < g ? members[q][b + l] : -1);
+      }
+      count[q] = static_cast<std::int32_t>(sp_group.size()) - first[q];
+    }
+    nsp = sp_group.size();
+    valid.assign(nsp, 0u);
+    std::size_t kk = 0;
+    for (std::size_t e = 0; e < idx.size(); ++e)
+      if (idx[e] >= 0) { valid[e / L] |= 1u << (e % L); kk = std::max(kk, static_cast<std::size_t>(idx[e]) + 1); }
+    where.assign(kk, -1);
+    for (std::size_t e = 0; e < idx.size(); ++e)
+      if (idx[e] >= 0) where[static_cast<std::size_t>(idx[e])] = static_cast<std::int32_t>(e);
+    data.assign(nsp * d * L + 16, 0.0f);
+    off = ((64 - reinterpret_cast<std::uintptr_t>(data.data()) % 64) % 64) / sizeof(float);
+    norms.assign(nsp * L, std::numeric_limits<float>::infinity());
+  }
+  // Refill with the current centroids (row-major rows and canonical norms of C.pc).
+  void fill(const Centres& C) {
+    const std::size_t L = kGroupLanes;
+    const float* rows = C.pc.rows();
+    float* base = data.data() + off;
+    for (std::size_t s = 0; s < nsp; ++s)
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::int32_t j = idx[s * L + l];
+        float* dst = base + s * d * L + l;
+        if (j < 0) {
+          for (std::size_t f = 0; f < d; ++f) dst[f * L] = 0.0f;
+          norms[s * L + l] = std::numeric_limits<float>::infinity();
+        } else {
+          const float* src = rows + static_cast<std::size_t>(j) * d;
+          for (std::size_t f = 0; f < d; ++f) dst[f * L] = src[f];
+          norms[s * L + l] = C.pc.norms()[j];
+        }
+      }
+  }
+  const float* panels() const { return data.data() + off; }
+};
+
+// Lane bit of centroid j in sub-panel s (0 when j is not in s).
+inline unsigned lane_bit_of(const GroupPanels& gp, std::size_t s, std::int32_t j) {
+  const std::int32_t e = gp.where[static_cast<std::size_t>(j)];
+  return static_cast<std::size_t>(e) / kGroupLanes == s ? 1u << (static_cast<std::size_t>(e) % kGroupLanes) : 0u;
+}
+
 class Yinyang final : public AlgoBase {
  public:
   explicit Yinyang(const std::vector<float>& c0) : c0_(c0) {}
@@ -65,6 +146,7 @@ class Yinyang final : public AlgoBase {
     k_ = k;
     t_ = yinyang_groups(k);
     group_centroids(c0_, k, in.d, t_, grp_, members_);
+    gp_.layout(members_, in.d);
     u_.assign(n_, kInf);
     lb_.assign(n_ * t_, 0.0f);
   }
@@ -85,6 +167,7 @@ class Yinyang final : public AlgoBase {
   std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels, bool first,
                        std::uint64_t* evals) override {
     const std::size_t k = k_, d = in.d, t = t_;
+    constexpr std::size_t L = kGroupLanes;
     const bool shift = pending_ && !first;
     pending_ = false;
     std::vector<double> maxp(t, 0.0);
@@ -93,14 +176,36 @@ class Yinyang final : public AlgoBase {
         const std::size_t q = static_cast<std::size_t>(grp_[j]);
         maxp[q] = std::max(maxp[q], p_[j]);
       }
-    const ExactDist ed;
+    // Per-lane shifts of the sub-panels, fp32 rounded up (pad lanes: 0, never asked for).
+    std::vector<float> plane(gp_.nsp * L, 0.0f);
+    if (shift)
+      for (std::size_t e = 0; e < gp_.nsp * L; ++e)
+        if (gp_.idx[e] >= 0) plane[e] = -lo32(-p_[static_cast<std::size_t>(gp_.idx[e])]);
+    const float* pshift = plane.data();
+    if (!first) gp_.fill(C);
+    const KmeansKernelTable& kt = kmeans_kernel_table();  // dispatch once per pass
+    // Sub-panels evaluated per kernel call: more interleaved FMA chains, but the
+    // threshold is tightened only between calls (more distances computed).
+    static const std::size_t flush_at = [] {
+      const char* e = std::getenv("PERSONAKIT_YINYANG_BATCH");
+      return e && std::atoi(e) > 0 ? static_cast<std::size_t>(std::atoi(e)) : std::size_t{4};
+    }();
+    const float* panels = gp_.panels();
+    const float* pnorms = gp_.norms.data();
     std::uint64_t ev = 0, changes = 0;
     const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes)
     {
-      std::vector<float> buf(first ? B * k : k);
-      std::vector<std::int32_t> cand(k);
+      std::vector<float> buf(first ? B * k : 0);
       std::vector<double> prev(t), cur(t), nlb(t);
+      std::vector<float> minD(t);
+      std::vector<std::size_t> order(t);
+      // Pending sub-panels of one row: index, lane mask, group.
+      std::vector<Panel16Job> jobs(gp_.nsp + 8);
+      std::vector<Panel16Res> jres(gp_.nsp + 8);
+      std::vector<std::uint32_t> need(B);
+      std::vector<std::int32_t> needc(B);
+      std::vector<float> needD(B);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
         const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
@@ -128,84 +233,154 @@ class Yinyang final : public AlgoBase {
           }
           continue;
         }
+        // Phase 1: the global filter with the loose bound u; the rows it cannot settle
+        // get their exact D(i, a) in phase 2, eight independent fma chains at a time.
+        std::size_t nneed = 0;
         for (std::size_t i = r0; i < r1; ++i) {
+          const float* LB = lb_.data() + i * t;
+          const std::size_t au = static_cast<std::size_t>(labels[i]);
+          double u = u_[i];
+          if (shift) u = add_up(u, p_[au]);
+          if (u < kInf) {
+            double gmin = kInf;
+            for (std::size_t q = 0; q < t; ++q)
+              gmin = std::min(gmin, shift ? sub_dn(static_cast<double>(LB[q]), maxp[q]) : static_cast<double>(LB[q]));
+            if (gmin > thr_of(u * u + 2 * C.row_error(in.xnorm[i]))) {
+              float* W = lb_.data() + i * t;
+              if (shift)
+                for (std::size_t q = 0; q < t; ++q) W[q] = lo32(sub_dn(static_cast<double>(W[q]), maxp[q]));
+              u_[i] = u;
+              continue;
+            }
+          }
+          need[nneed] = static_cast<std::uint32_t>(i - r0);  // block-relative
+          needc[nneed] = labels[i];
+          ++nneed;
+        }
+        if (nneed == 0) continue;
+        kt.own_sqdist(in.x + r0 * d, d, need.data(), nneed, in.xnorm + r0, C.pc.rows(), C.pc.norms(), needc.data(),
+                      needD.data());
+        ev += nneed;
+        for (std::size_t r = 0; r < nneed; ++r) {
+          const std::size_t i = r0 + need[r];
           const float* xi = in.x + i * d;
           const float xn = in.xnorm[i];
           const double E = C.row_error(xn);
           float* LB = lb_.data() + i * t;
           const std::int32_t a = labels[i];
           const std::size_t au = static_cast<std::size_t>(a);
-          double u = u_[i];
           double gmin = kInf;
           for (std::size_t q = 0; q < t; ++q) {
             prev[q] = LB[q];
             cur[q] = shift ? sub_dn(prev[q], maxp[q]) : prev[q];
             gmin = std::min(gmin, cur[q]);
           }
-          if (shift) u = add_up(u, p_[au]);
           auto store = [&](double uu) {
             u_[i] = uu;
             for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(cur[q]);
           };
-          // Global filter with the loose bound, then with the exact D(i, a).
-          if (u < kInf && gmin > thr_of(u * u + 2 * E)) {
-            store(u);
-            continue;
-          }
-          const float Da = ed.one(xi, xn, C.pc, a);
-          ++ev;
-          u = upper_from(Da, E);
+          const float Da = needD[r];
+          double u = upper_from(Da, E);
           double thr = thr_of(static_cast<double>(Da) + E);
           if (gmin > thr) {
             store(u);
             continue;
           }
+          // nlb[q]: the new bound of group q over its members other than the final
+          // label. Skipped groups keep cur[q]; a surviving group restarts from +inf and
+          // takes the local bounds of its filtered members and the lower bounds of its
+          // evaluated ones. The old label a is in no group bound: it is added to its
+          // group's bound at the end if the label changes.
+          // nlb[q]: the new bound of group q over its members other than the final
+          // label. Skipped groups keep cur[q]; a surviving group restarts from +inf and
+          // takes the local bounds of its filtered members and the lower bounds of its
+          // evaluated ones. lower_from is monotone in D, so each group keeps only the
+          // smallest evaluated D of its non-best members (minD, one sqrt per group at
+          // the end). The old label a is in no group bound: its D joins its group's
+          // minD at the end if the label changes.
           std::int32_t b = a;
           float Db = Da;
-          for (std::size_t q = 0; q < t; ++q) nlb[q] = cur[q];
-          const double lowa = lower_from(Da, E);
           for (std::size_t q = 0; q < t; ++q) {
-            if (cur[q] > thr) continue;  // group filter
-            double v = kInf;
-            std::size_t m = 0;
-            for (const std::int32_t j : members_[q]) {
-              if (j == a) {
-                if (b != a) v = std::min(v, lowa);
-                continue;
-              }
-              // Local filter: δ(x, c_j) >= lb_before - p_j (valid before the decrement).
-              const double zl = shift ? sub_dn(prev[q], p_[static_cast<std::size_t>(j)]) : prev[q];
-              if (zl > thr) {
-                v = std::min(v, zl);
-                continue;
-              }
-              cand[m++] = j;
-            }
-            if (m > 0) {
-              ed.list(xi, xn, C.pc, cand.data(), m, buf.data());
-              ev += m;
-              for (std::size_t r = 0; r < m; ++r) {
-                const std::int32_t j = cand[r];
-                const float Dj = buf[r];
-                if (better(Dj, j, Db, b)) {
-                  // The replaced best becomes an "other" of its group.
-                  const double lo = lower_from(Db, E);
-                  const std::size_t gb = static_cast<std::size_t>(grp_[static_cast<std::size_t>(b)]);
-                  if (gb == q)
-                    v = std::min(v, lo);
-                  else
-                    nlb[gb] = std::min(nlb[gb], lo);
-                  b = j;
-                  Db = Dj;
-                  thr = thr_of(static_cast<double>(Db) + E);
-                } else {
-                  v = std::min(v, lower_from(Dj, E));
-                }
-              }
-            }
-            nlb[q] = v;
+            nlb[q] = cur[q];
+            minD[q] = std::numeric_limits<float>::infinity();
           }
-          for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(nlb[q]);
+          std::size_t np = 0;
+          auto flush = [&]() {
+            if (np == 0) return;
+            kt.panel16_scan(xi, xn, d, panels, pnorms, pshift, jobs.data(), np, jres.data());
+            for (std::size_t e = 0; e < np; ++e) {
+              const Panel16Res& r = jres[e];
+              const std::size_t s = static_cast<std::size_t>(jobs[e].sp);
+              const std::size_t q = static_cast<std::size_t>(gp_.sp_group[s]);
+              if (r.pmax >= 0) nlb[q] = std::min(nlb[q], sub_dn(prev[q], static_cast<double>(r.pmax)));
+              if (r.l1 < 0) continue;
+              ev += static_cast<std::uint64_t>(__builtin_popcount(r.mask));
+              const std::int32_t j = gp_.idx[s * L + static_cast<std::size_t>(r.l1)];
+              if (better(r.m1, j, Db, b)) {
+                // The replaced best becomes an "other" of its group (a: at the end).
+                if (b != a) {
+                  float& md = minD[static_cast<std::size_t>(grp_[static_cast<std::size_t>(b)])];
+                  md = std::min(md, Db);
+                }
+                b = j;
+                Db = r.m1;
+                thr = thr_of(static_cast<double>(Db) + E);
+                minD[q] = std::min(minD[q], r.m2);
+              } else {
+                minD[q] = std::min(minD[q], r.m1);
+              }
+            }
+            np = 0;
+          };
+          // Groups in increasing order of their lower bound (ties: lower index): the
+          // nearest centroid tends to sit in the group with the smallest bound, so the
+          // threshold tightens early and prunes more of the later groups. Which
+          // distances get computed depends only on the row's own bounds.
+          std::size_t ns = 0;
+          for (std::size_t q = 0; q < t; ++q) {
+            if (cur[q] > thr) continue;
+            std::size_t pos = ns++;
+            while (pos > 0 && cur[order[pos - 1]] > cur[q]) {
+              order[pos] = order[pos - 1];
+              --pos;
+            }
+            order[pos] = q;
+          }
+          for (std::size_t oi = 0; oi < ns; ++oi) {
+            const std::size_t q = order[oi];
+            if (cur[q] > thr) continue;  // group filter (thr may have tightened)
+            // Local filter (in the kernel): δ(x, c_j) >= prev[q] - p_j (prev: the bound
+            // before this iteration's decrement), so j is proved worse when
+            // prev[q] - p_j > thr (real arithmetic), which holds whenever p_j < T with T
+            // below prev[q] - thr (the fp64 subtraction rounded down, then to fp32
+            // downwards; the shifts are fp32 rounded up). prev[q] is finite here
+            // (cur[q] <= thr). A filtered member's bound is sub_dn(prev, p_j) >=
+            // sub_dn(prev, pmax): the kernel returns pmax over the filtered lanes.
+            const double pq = prev[q];
+            const float T = shift ? lo32((pq - thr) - kSlack * (std::fabs(pq) + std::fabs(thr)))
+                                  : -std::numeric_limits<float>::infinity();
+            nlb[q] = kInf;
+            const std::size_t s0 = static_cast<std::size_t>(gp_.first[q]);
+            const std::size_t s1 = s0 + static_cast<std::size_t>(gp_.count[q]);
+            for (std::size_t s = s0; s < s1; ++s) {
+              // Members other than a: pad lanes and a take no part.
+              unsigned allow = gp_.valid[s];
+              if (gp_.sp_group[s] == grp_[au]) allow &= ~lane_bit_of(gp_, s, a);
+              if (!allow) continue;
+              jobs[np] = Panel16Job{static_cast<std::int32_t>(s), allow, T};
+              ++np;
+            }
+            if (np >= flush_at) flush();
+          }
+          flush();
+          if (b != a) {
+            const std::size_t ga = static_cast<std::size_t>(grp_[au]);
+            minD[ga] = std::min(minD[ga], Da);
+          }
+          for (std::size_t q = 0; q < t; ++q) {
+            const double lo = minD[q] < std::numeric_limits<float>::infinity() ? lower_from(minD[q], E) : kInf;
+            LB[q] = lo32(std::min(nlb[q], lo));
+          }
           changes += (b != a);
           labels[i] = b;
           u_[i] = upper_from(Db, E);
@@ -221,6 +396,7 @@ class Yinyang final : public AlgoBase {
   std::size_t n_ = 0, k_ = 0, t_ = 1;
   std::vector<std::int32_t> grp_;
   std::vector<std::vector<std::int32_t>> members_;
+  GroupPanels gp_;
   std::vector<double> u_;
   std::vector<float> lb_;
   std::vector<double> p_;

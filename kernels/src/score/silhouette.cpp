@@ -4,9 +4,11 @@
 // columns: the per-(row, cluster) distance sums become sums over contiguous tiles.
 // Two engines give the same distances bit for bit (the canonical
 // squared distance, then a correctly rounded sqrt) and differ only in summation order:
-//   - avx512: the fused kernel in silhouette_avx512.cpp (no tile in memory), over
-//     the upper triangle of tiles only (see sums_avx512);
-//   - otherwise: sqdist_rows (dispatched kernel) into an L2 tile, sqrt, fp64 sums.
+//   - symmetric (the default): the fused tile kernel of the active ISA
+//     (ScoreKernelTable::silhouette_tile: avx512/, avx2/, ref/), no tile in memory,
+//     over the upper triangle of tiles only (see sums_symmetric);
+//   - tiled (very many small clusters): sqdist_rows (dispatched) into an L2 tile,
+//     sqrt, fp64 sums.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -17,6 +19,7 @@
 #include "personakit/error.hpp"
 #include "personakit/isa.hpp"
 #include "personakit/score.hpp"
+#include "kernel_table.hpp"
 #include "silhouette_kernel.hpp"
 
 namespace personakit {
@@ -62,7 +65,8 @@ std::size_t chunk_cols(std::size_t d) {
 // a sum at most n·B, so scale = 2^62/(n·B) cannot overflow; each tile's partial is
 // rounded once, an absolute error <= 0.5/scale = n·B·2^-63 per tile, at most
 // (chunks + K) tiles per sum: ~1e-10 relative at n = 1e6 for ordinary data.
-std::uint64_t sums_avx512(const Sorted& s, double* sums) {
+std::uint64_t sums_symmetric(const Sorted& s, double* sums) {
+  const detail::ScoreKernelTable& kt = detail::score_kernel_table();  // dispatch once per call
   const std::size_t d = s.d, K = s.K, n = s.n;
   const std::vector<Chunk> chunks = make_chunks(s, chunk_cols(d));
   const std::size_t M = chunks.size();
@@ -112,7 +116,7 @@ std::uint64_t sums_avx512(const Sorted& s, double* sums) {
       const unsigned valid = nq % kSilPanel ? static_cast<unsigned>(nq % kSilPanel) : 16u;
       std::fill(rowsum.begin(), rowsum.begin() + nr, 0.0);
       std::fill(colsum.begin(), colsum.begin() + qn * kSilPanel, 0.0);
-      score_detail::avx512::silhouette_tile(s.x.data() + P.begin * d, s.norms.data() + P.begin, nr, d,
+      kt.silhouette_tile(s.x.data() + P.begin * d, s.norms.data() + P.begin, nr, d,
                                             panels + q0 * d * kSilPanel, cnorm + q0 * kSilPanel, qn, valid,
                                             rowsum.data(), diag ? nullptr : colsum.data(), scratch);
       for (std::size_t r = 0; r < nr; ++r) add(P.begin + r, Q.cluster, rowsum[r]);
@@ -195,8 +199,7 @@ SilhouetteResult silhouette_impl(const float* x, std::size_t n, std::size_t d, c
   // clusters the chunk count (and the tile count, its square) explodes, so it gives
   // way to the tiled engine, whose chunks ignore cluster boundaries.
   const std::size_t cc = chunk_cols(d), plain_chunks = (m + cc - 1) / cc;
-  const std::uint64_t evals = active_isa() == Isa::avx512 && K <= plain_chunks + 64 ? sums_avx512(s, sums.data())
-                                                                                     : sums_generic(s, sums.data());
+  const std::uint64_t evals = K <= plain_chunks + 64 ? sums_symmetric(s, sums.data()) : sums_generic(s, sums.data());
 
   // a = mean distance to the own cluster (self excluded: its distance is exactly 0),
   // b = smallest mean distance to another cluster; s = (b - a) / max(a, b).

@@ -1,6 +1,8 @@
 // Measurement helper for docs/generator.md and docs/format.md (not a test):
 //   datasets_bench generate FILE ROWS FEATURES [KIND] [CHUNK_ROWS]
-//   datasets_bench stream FILE MEMORY_LIMIT_MIB [REPEATS]
+//   datasets_bench stream FILE MEMORY_LIMIT_MIB [REPEATS] [nocheck]
+//     (PERSONAKIT_STREAM_READER=hdf5|pread|mmap picks the reader; nocheck skips the
+//     NaN/Inf check to measure its cost)
 //   datasets_bench readmatrix FILE [REPEATS]
 // Prints one line per run: seconds and rows/s (and GB/s of fp32 rows).
 #include <omp.h>
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
       std::size_t limit = std::strtoull(argv[3], nullptr, 10) << 20;
       int reps = argc > 4 ? std::atoi(argv[4]) : 5;
       pkd::H5RowSource src(file, "/features", limit);
+      if (argc > 5 && std::string(argv[5]) == "nocheck") src.set_check_finite(false);
+      static const char* names[] = {"automatic", "hdf5", "pread", "mmap"};
+      std::printf("reader %s%s\n", names[static_cast<int>(src.reader())],
+                  src.direct_unavailable_reason().empty() ? "" : (" (" + src.direct_unavailable_reason() + ")").c_str());
       for (int r = 0; r < reps; ++r) {
         double sink = 0;
         auto t0 = clk::now();

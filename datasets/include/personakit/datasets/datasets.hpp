@@ -107,8 +107,10 @@ std::vector<std::string> read_feature_names(const std::string& file);
 // Streaming reader: visits the rows block by block while a reader thread fills the
 // next block (double buffering), so I/O overlaps the caller's compute.
 //
-// Memory: the source allocates 2 blocks of block_rows × cols fp32 plus a fixed
-// overhead of 2 MiB (1 MiB fp64 staging for float64 files, 1 MiB HDF5 chunk cache):
+// Memory: the source holds at most 2 blocks of block_rows × cols fp32 (buffers, or
+// with the mmap reader mapped windows of the file, which count in the resident set
+// the same way) plus a fixed overhead of 2 MiB (1 MiB fp64 staging for float64
+// files, 1 MiB HDF5 chunk cache):
 //     block_rows = min(rows, floor((memory_limit - 2 MiB) / (2 × 4 × cols)),
 //                      max(1, floor(32 MiB / (4 × cols))))
 // (blocks beyond 32 MiB only lose cache locality: measured slower), and per pass
@@ -117,8 +119,22 @@ std::vector<std::string> read_feature_names(const std::string& file);
 // Every block is checked for NaN/Inf (unless set_check_finite(false)) and then
 // transformed by t (which must outlive the source). Read errors mid-pass (corrupt
 // or truncated data) throw Error naming the file and the rows.
+//
+// Readers (docs/format.md, "Streaming"): an uncompressed little-endian float32
+// dataset (contiguous, or chunks spanning every column) is read straight from the
+// file's data extents with pread() into the block buffer, checked and transformed
+// 1 MiB at a time (the default). Opt-in `mmap`: without a transform each block is
+// a read-only window of the page cache handed to the callback as is (no copy; the
+// reader thread maps and checks the next window while the callback runs); it only
+// pays where the page cache holds 2 MiB folios. Anything else (float64, filters,
+// partial-width chunks, ...) goes through H5Dread. Every reader delivers the same
+// bytes and errors. The file's size is checked against the data's extents when the
+// source is made, at every pass and before each window is mapped. The environment
+// variable PERSONAKIT_STREAM_READER=hdf5|pread|mmap overrides the automatic choice
+// (an impossible choice falls back to the automatic one).
 class H5RowSource final : public personakit::RowSource {
  public:
+  enum class Reader { automatic, hdf5, pread, mmap };
   static constexpr std::size_t kOverheadBytes = std::size_t(2) << 20;
   static constexpr std::size_t kMaxBlockBytes = std::size_t(32) << 20;
 
@@ -137,6 +153,14 @@ class H5RowSource final : public personakit::RowSource {
   std::size_t block_rows() const;           // before rounding to align_rows
   const DatasetInfo& info() const;
   void set_check_finite(bool on);           // default on
+  // automatic: pread when possible, else hdf5. pread/mmap on a dataset
+  // that cannot be read directly throw Error with the reason.
+  void set_reader(Reader r);
+  // The reader of the next pass (mmap with a non-empty transform reports pread).
+  Reader reader() const;
+  // Why the rows cannot be read directly ("" when they can), e.g. "filtered
+  // (compressed) chunks".
+  const std::string& direct_unavailable_reason() const;
   // Rows in one block for a limit (formula above); throws Error when no row fits.
   static std::size_t block_rows_for(std::size_t memory_limit_bytes, std::size_t rows, std::size_t cols,
                                     const std::string& file = "");

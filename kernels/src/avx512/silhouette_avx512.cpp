@@ -1,11 +1,8 @@
-// AVX-512 fused kernel of the exact silhouette: canonical squared distances of R <= 4
-// rows against 4 panels of 16 points (16 accumulators), clamp, sqrt, then both the
-// row sums and (for the symmetric pass) the column sums.
-//
-// Built with baseline flags: only the functions below carry target("avx512…"), they
-// use intrinsics and no inline or template code shared with other translation units
-// (everything but the entry point has internal linkage), so no AVX-512 instruction can
-// leak into a baseline caller through the linker. Called only when active_isa() is avx512.
+// AVX-512 fused tile of the exact silhouette (ScoreKernelTable::silhouette_tile, contract
+// in kernel_table.hpp): canonical squared distances of R <= 4 rows against 4 panels of
+// 16 points (16 zmm accumulators), clamp, sqrt, then the row sums and (for the
+// symmetric pass) the column sums. Built with the avx512 flags; everything but the
+// table has internal linkage, so no AVX-512 code can be merged into another ISA's.
 //
 // Register block 4 rows × 4 vectors of 16 points: per feature, 4 loads + 4 broadcasts
 // for 16 FMAs, 16 independent chains to cover the FMA latency (4) × 2 pipes. The
@@ -15,18 +12,19 @@
 
 #include <cstdint>
 
-#include "silhouette_kernel.hpp"
+#include "kernel_table.hpp"
+#include "score/silhouette_kernel.hpp"
 
-#define PK_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma")))
-
-namespace personakit::score_detail::avx512 {
+namespace personakit::avx512 {
 namespace {
+
+using score_detail::kSilPanel;
 
 // Adds e = sqrt(dist) of rows 0..R-1 against C panels to acc[r] (row sums) and, if
 // COL, the per-lane sum over the R rows to colf (column sums). Masked lanes give 0.
 template <int R, int C, bool COL>
-PK_AVX512 inline void block(const float* const* xr, const __m512* xnv, const float* P, const float* cn,
-                            std::size_t d, __mmask16 last_mask, __m512* acc, float* colf) {
+inline void block(const float* const* xr, const __m512* xnv, const float* P, const float* cn, std::size_t d,
+                  __mmask16 last_mask, __m512* acc, float* colf) {
   __m512 s[R][C];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
@@ -61,15 +59,15 @@ PK_AVX512 inline void block(const float* const* xr, const __m512* xnv, const flo
   }
 }
 
-PK_AVX512 inline void widen_add(__m512 v, double* out) {
+inline void widen_add(__m512 v, double* out) {
   _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
   _mm512_storeu_pd(out + 8, _mm512_add_pd(_mm512_loadu_pd(out + 8), _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))));
 }
 
 // R rows against all np panels.
 template <int R, bool COL>
-PK_AVX512 void rows(const float* xr, const float* xn, std::size_t d, const float* panels, const float* cn,
-                    std::size_t np, __mmask16 tail, double* rowsum, float* colf) {
+void rows(const float* xr, const float* xn, std::size_t d, const float* panels, const float* cn, std::size_t np,
+          __mmask16 tail, double* rowsum, float* colf) {
   const float* rp[R];
   __m512 xnv[R], acc[R];
   alignas(64) double dacc[R][16] = {};
@@ -97,8 +95,8 @@ PK_AVX512 void rows(const float* xr, const float* xn, std::size_t d, const float
 }
 
 template <bool COL>
-PK_AVX512 void tile(const float* xr, const float* xn, std::size_t nr, std::size_t d, const float* panels,
-                    const float* cn, std::size_t np, __mmask16 tail, double* rowsum, double* colsum, float* colf) {
+void tile(const float* xr, const float* xn, std::size_t nr, std::size_t d, const float* panels, const float* cn,
+          std::size_t np, __mmask16 tail, double* rowsum, double* colsum, float* colf) {
   if constexpr (COL)
     for (std::size_t p = 0; p < np; ++p) _mm512_store_ps(colf + p * kSilPanel, _mm512_setzero_ps());
   // Column partials get <= 4 terms per lane per quad: widen every 4 quads (16 terms).
@@ -123,15 +121,17 @@ PK_AVX512 void tile(const float* xr, const float* xn, std::size_t nr, std::size_
   }
 }
 
-}  // namespace
-
-PK_AVX512 void silhouette_tile(const float* xr, const float* xn, std::size_t nr, std::size_t d,
-                               const float* panels, const float* cn, std::size_t np, unsigned last_valid,
-                               double* rowsum, double* colsum, float* scratch) {
+void silhouette_tile_k(const float* xr, const float* xn, std::size_t nr, std::size_t d, const float* panels,
+                       const float* cn, std::size_t np, unsigned last_valid, double* rowsum, double* colsum,
+                       float* scratch) {
   if (np == 0 || nr == 0) return;
   const __mmask16 tail = static_cast<__mmask16>(last_valid >= 16 ? 0xFFFFu : ((1u << last_valid) - 1u));
   if (colsum) tile<true>(xr, xn, nr, d, panels, cn, np, tail, rowsum, colsum, scratch);
   else tile<false>(xr, xn, nr, d, panels, cn, np, tail, rowsum, nullptr, scratch);
 }
 
-}  // namespace personakit::score_detail::avx512
+}  // namespace
+
+const detail::ScoreKernelTable kScoreTable = {Isa::avx512, &silhouette_tile_k, &moments_given};
+
+}  // namespace personakit::avx512

@@ -1,0 +1,171 @@
+// AVX-512 k-means bound kernels (built with the avx512 flags; see kernel_table.hpp,
+// KmeansKernelTable). Reference: ref/kmeans_ref.cpp (same bits).
+//
+// panel16_sqdist: one row against m sub-panels of 16 group-packed centroids. Lanes are
+// centroids, so each lane runs dot_canonical's fma chain over j = 0..d-1 exactly; x[j]
+// is broadcast once per j for all sub-panels. Up to 8 sub-panels are interleaved: 8
+// independent chains = FMA latency 4 × 2 pipes, 1 panel load per FMA (the panels stay
+// in L1/L2: 4·16·d bytes each). Lanes outside the mask are not evaluated (zero-masked
+// FMAs) and not stored.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel_table.hpp"
+
+namespace personakit::avx512 {
+namespace {
+
+constexpr std::size_t kL = detail::kGroupLanes;
+
+template <int P>
+inline void panels_p(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
+                     const std::int32_t* which, const std::uint16_t* masks, float* out) {
+  const float* pan[P];
+  __mmask16 mk[P];
+  __m512 acc[P];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    pan[p] = panels + static_cast<std::size_t>(which[p]) * d * kL;
+    mk[p] = static_cast<__mmask16>(masks[p]);
+    acc[p] = _mm512_setzero_ps();
+  }
+  for (std::size_t j = 0; j < d; ++j) {
+    const __m512 xb = _mm512_set1_ps(x[j]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], xb, _mm512_loadu_ps(pan[p] + j * kL), acc[p]);
+  }
+  const __m512 xv = _mm512_set1_ps(xn), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    const __m512 cn = _mm512_loadu_ps(norms + static_cast<std::size_t>(which[p]) * kL);
+    // MAXPS returns its second operand on NaN and on ±0 ties: the reference's v < 0 ? 0 : v.
+    const __m512 v = _mm512_max_ps(z, _mm512_fmadd_ps(m2, acc[p], _mm512_add_ps(xv, cn)));
+    _mm512_mask_storeu_ps(out + static_cast<std::size_t>(p) * kL, mk[p], v);
+  }
+}
+
+void panel16_sqdist_k(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
+                      const std::int32_t* which, const std::uint16_t* masks, std::size_t m, float* out) {
+  std::size_t t = 0;
+  for (; t + 8 <= m; t += 8) panels_p<8>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL);
+  switch (m - t) {
+    case 7: panels_p<7>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 6: panels_p<6>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 5: panels_p<5>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 4: panels_p<4>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 3: panels_p<3>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 2: panels_p<2>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    case 1: panels_p<1>(x, xn, d, panels, norms, which + t, masks + t, out + t * kL); break;
+    default: break;
+  }
+}
+
+// own_sqdist: R rows, each against its own centroid, as R independent scalar fma
+// chains (dot_canonical's order); R = 8 covers latency 4 × 2 pipes.
+template <int R>
+inline void own_r(const float* x, std::size_t d, const std::uint32_t* rows, const float* xnorm, const float* c,
+                  const float* cnorm, const std::int32_t* cent, float* out) {
+  const float* xr[R];
+  const float* cr[R];
+  float a[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    xr[r] = x + std::size_t(rows[r]) * d;
+    cr[r] = c + std::size_t(cent[r]) * d;
+    a[r] = 0.0f;
+  }
+  for (std::size_t j = 0; j < d; ++j)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) a[r] = __builtin_fmaf(xr[r][j], cr[r][j], a[r]);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const float v = __builtin_fmaf(-2.0f, a[r], xnorm[rows[r]] + cnorm[cent[r]]);
+    out[r] = v < 0.0f ? 0.0f : v;
+  }
+}
+
+void own_sqdist_k(const float* x, std::size_t d, const std::uint32_t* rows, std::size_t m, const float* xnorm,
+                  const float* c, const float* cnorm, const std::int32_t* cent, float* out) {
+  std::size_t t = 0;
+  for (; t + 8 <= m; t += 8) own_r<8>(x, d, rows + t, xnorm, c, cnorm, cent + t, out + t);
+  for (; t < m; ++t) own_r<1>(x, d, rows + t, xnorm, c, cnorm, cent + t, out + t);
+}
+
+// panel16_scan: the local filter per sub-panel (one masked compare of 16 shifts with
+// T), then the surviving sub-panels' canonical distances as in panel16_sqdist, up to 8
+// interleaved, then per sub-panel the masked min, its lowest lane and the runner-up
+// (reductions of exact comparisons: the reference's values).
+template <int P>
+inline void scan_p(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
+                   const detail::Panel16Job* jobs, detail::Panel16Res* res, const int* ids) {
+  const float* pan[P];
+  __mmask16 mk[P];
+  __m512 acc[P];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    pan[p] = panels + static_cast<std::size_t>(jobs[ids[p]].sp) * d * kL;
+    mk[p] = static_cast<__mmask16>(res[ids[p]].mask);
+    acc[p] = _mm512_setzero_ps();
+  }
+  for (std::size_t j = 0; j < d; ++j) {
+    const __m512 xb = _mm512_set1_ps(x[j]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], xb, _mm512_loadu_ps(pan[p] + j * kL), acc[p]);
+  }
+  const __m512 xv = _mm512_set1_ps(xn), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    detail::Panel16Res& r = res[ids[p]];
+    const __m512 cn = _mm512_loadu_ps(norms + static_cast<std::size_t>(jobs[ids[p]].sp) * kL);
+    const __m512 v = _mm512_max_ps(z, _mm512_fmadd_ps(m2, acc[p], _mm512_add_ps(xv, cn)));
+    const __m512 vm = _mm512_mask_blend_ps(mk[p], inf, v);
+    const float m1 = _mm512_reduce_min_ps(vm);
+    const unsigned eq = _mm512_mask_cmp_ps_mask(mk[p], vm, _mm512_set1_ps(m1), _CMP_EQ_OQ);
+    const unsigned l1 = static_cast<unsigned>(__builtin_ctz(eq));
+    r.m1 = m1;
+    r.l1 = static_cast<std::int32_t>(l1);
+    r.m2 = _mm512_reduce_min_ps(_mm512_mask_blend_ps(static_cast<__mmask16>(1u << l1), vm, inf));
+  }
+}
+
+void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
+                    const float* shifts, const detail::Panel16Job* jobs, std::size_t m, detail::Panel16Res* res) {
+  for (std::size_t t0 = 0; t0 < m; t0 += 8) {
+    const std::size_t nb = m - t0 < 8 ? m - t0 : 8;
+    int ids[8];
+    int na = 0;
+    for (std::size_t t = t0; t < t0 + nb; ++t) {
+      const detail::Panel16Job& jb = jobs[t];
+      detail::Panel16Res& r = res[t];
+      const __mmask16 allow = static_cast<__mmask16>(jb.allow);
+      const __m512 sh = _mm512_loadu_ps(shifts + static_cast<std::size_t>(jb.sp) * kL);
+      const __mmask16 filt = _mm512_mask_cmp_ps_mask(allow, sh, _mm512_set1_ps(jb.T), _CMP_LT_OQ);
+      r.mask = static_cast<std::uint32_t>(allow & ~filt);
+      r.pmax = filt ? _mm512_mask_reduce_max_ps(filt, sh) : -1.0f;
+      if (r.pmax < -1.0f) r.pmax = -1.0f;
+      r.m1 = r.m2 = __builtin_inff();
+      r.l1 = -1;
+      if (r.mask) ids[na++] = static_cast<int>(t);
+    }
+    switch (na) {
+      case 8: scan_p<8>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 7: scan_p<7>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 6: scan_p<6>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 5: scan_p<5>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 4: scan_p<4>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 3: scan_p<3>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 2: scan_p<2>(x, xn, d, panels, norms, jobs, res, ids); break;
+      case 1: scan_p<1>(x, xn, d, panels, norms, jobs, res, ids); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+const detail::KmeansKernelTable kKmeansTable = {Isa::avx512, &panel16_sqdist_k, &own_sqdist_k, &panel16_scan_k};
+
+}  // namespace personakit::avx512

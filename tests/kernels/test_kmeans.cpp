@@ -1,0 +1,191 @@
+// k-means bound kernels (kernel_table.hpp, KmeansKernelTable), every ISA, against the
+// scalar table and against sqdist_canonical: bit-identical by construction (each lane
+// runs the canonical fma chain), so every comparison is exact, on any data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernel_table.hpp"
+#include "personakit/assign.hpp"
+#include "personakit/isa.hpp"
+
+namespace pk = personakit;
+
+namespace {
+
+class KmeansIsa : public ::testing::TestWithParam<pk::Isa> {};
+
+std::string isa_param_name(const ::testing::TestParamInfo<pk::Isa>& info) { return pk::isa_name(info.param); }
+
+std::uint32_t bits(float v) {
+  std::uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return b;
+}
+
+// nsp sub-panels of 16 lanes from k centroids (lane l of sub-panel s = centroid
+// (s·16 + l) when < k, else padding), laid out [j][lane] as GroupPanels does.
+struct Panels {
+  std::vector<float> data, norms;
+  std::size_t nsp;
+  Panels(const std::vector<float>& c, std::size_t k, std::size_t d) {
+    const std::size_t L = pk::detail::kGroupLanes;
+    nsp = (k + L - 1) / L;
+    data.assign(nsp * d * L + 1, 0.0f);  // +1: shifted start below (misaligned panels)
+    norms.assign(nsp * L, INFINITY);
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::size_t s = j / L, l = j % L;
+      for (std::size_t f = 0; f < d; ++f) data[1 + s * d * L + f * L + l] = c[j * d + f];
+      norms[s * L + l] = pk::sqnorm_canonical(c.data() + j * d, d);
+    }
+  }
+  const float* panels() const { return data.data() + 1; }
+};
+
+TEST_P(KmeansIsa, Panel16SqdistMatchesCanonical) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  EXPECT_EQ(kt.isa, GetParam());
+  const auto& ks = pk::detail::kmeans_kernel_table(pk::Isa::scalar);
+  const std::size_t L = pk::detail::kGroupLanes;
+  std::mt19937 rng(7);
+  for (const std::size_t d : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65}) {
+    for (const bool integer : {false, true}) {
+      const std::size_t k = 150;  // 10 sub-panels, the last one partly padding
+      std::normal_distribution<float> g(0.0f, 3.0f);
+      std::uniform_int_distribution<int> gi(-3, 3);
+      std::vector<float> c(k * d), x(d + 1);
+      for (auto& v : c) v = integer ? float(gi(rng)) : 1000.0f + g(rng);
+      for (auto& v : x) v = integer ? float(gi(rng)) : 1000.0f + g(rng);
+      // Make centroid 5 equal to the row: a zero distance through cancellation (-0/0 rule).
+      for (std::size_t f = 0; f < d; ++f) c[5 * d + f] = x[1 + f];
+      const Panels P(c, k, d);
+      const float* xr = x.data() + 1;  // misaligned row
+      const float xn = pk::sqnorm_canonical(xr, d);
+      for (const std::size_t m : {1, 2, 3, 4, 5, 7, 8, 9, 10}) {
+        std::vector<std::int32_t> which(m);
+        std::vector<std::uint16_t> masks(m);
+        for (std::size_t t = 0; t < m; ++t) {
+          which[t] = static_cast<std::int32_t>((t * 7 + d) % P.nsp);
+          std::uint16_t mk = static_cast<std::uint16_t>(rng());
+          if (t == 0) mk = 0xFFFF;
+          // Never ask for a padding lane.
+          for (std::size_t l = 0; l < L; ++l)
+            if (static_cast<std::size_t>(which[t]) * L + l >= k) mk = static_cast<std::uint16_t>(mk & ~(1u << l));
+          masks[t] = mk;
+        }
+        std::vector<float> out(m * L, -1.0f), ref(m * L, -2.0f);
+        kt.panel16_sqdist(xr, xn, d, P.panels(), P.norms.data(), which.data(), masks.data(), m, out.data());
+        ks.panel16_sqdist(xr, xn, d, P.panels(), P.norms.data(), which.data(), masks.data(), m, ref.data());
+        for (std::size_t t = 0; t < m; ++t)
+          for (std::size_t l = 0; l < L; ++l) {
+            if (!((masks[t] >> l) & 1u)) continue;
+            const std::size_t j = static_cast<std::size_t>(which[t]) * L + l;
+            const float want = pk::sqdist_canonical(xr, xn, c.data() + j * d, P.norms[j], d);
+            EXPECT_EQ(bits(out[t * L + l]), bits(want)) << "d=" << d << " m=" << m << " t=" << t << " l=" << l;
+            EXPECT_EQ(bits(ref[t * L + l]), bits(want)) << "scalar d=" << d << " t=" << t << " l=" << l;
+          }
+      }
+    }
+  }
+}
+
+TEST_P(KmeansIsa, OwnSqdistMatchesCanonical) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  std::mt19937 rng(11);
+  for (const std::size_t d : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65}) {
+    const std::size_t n = 40, k = 13;
+    std::normal_distribution<float> g(0.0f, 3.0f);
+    std::vector<float> x(n * d), c(k * d), xn(n), cn(k);
+    for (auto& v : x) v = 500.0f + g(rng);
+    for (auto& v : c) v = 500.0f + g(rng);
+    for (std::size_t f = 0; f < d; ++f) c[2 * d + f] = x[3 * d + f];  // a zero distance by cancellation
+    for (std::size_t i = 0; i < n; ++i) xn[i] = pk::sqnorm_canonical(x.data() + i * d, d);
+    for (std::size_t j = 0; j < k; ++j) cn[j] = pk::sqnorm_canonical(c.data() + j * d, d);
+    for (const std::size_t m : {1, 7, 8, 9, 17, 40}) {
+      std::vector<std::uint32_t> rows(m);
+      std::vector<std::int32_t> cent(m);
+      for (std::size_t t = 0; t < m; ++t) {
+        rows[t] = static_cast<std::uint32_t>((t * 13 + 3) % n);
+        cent[t] = static_cast<std::int32_t>(t == 0 ? 2 : rng() % k);
+      }
+      if (m > 1) rows[0] = 3;
+      std::vector<float> out(m, -1.0f);
+      kt.own_sqdist(x.data(), d, rows.data(), m, xn.data(), c.data(), cn.data(), cent.data(), out.data());
+      for (std::size_t t = 0; t < m; ++t) {
+        const std::size_t j = static_cast<std::size_t>(cent[t]);
+        const float want = pk::sqdist_canonical(x.data() + rows[t] * d, xn[rows[t]], c.data() + j * d, cn[j], d);
+        EXPECT_EQ(bits(out[t]), bits(want)) << "d=" << d << " m=" << m << " t=" << t;
+      }
+    }
+  }
+}
+
+// panel16_scan: same masks, pmax, m1, l1, m2 as the scalar table (values compared with
+// ==, so +0 and -0 minima are equal, as they are for every use of them), and m1/m2/l1
+// equal to the masked min / lowest lane / runner-up of sqdist_canonical.
+TEST_P(KmeansIsa, Panel16ScanMatchesReference) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  const auto& ks = pk::detail::kmeans_kernel_table(pk::Isa::scalar);
+  const std::size_t L = pk::detail::kGroupLanes;
+  std::mt19937 rng(5);
+  for (const std::size_t d : {1, 3, 8, 16, 17, 33, 64, 65}) {
+    for (const bool integer : {false, true}) {
+      const std::size_t k = 150;
+      std::normal_distribution<float> g(0.0f, 3.0f);
+      std::uniform_int_distribution<int> gi(-2, 2);
+      std::vector<float> c(k * d), x(d);
+      for (auto& v : c) v = integer ? float(gi(rng)) : 10.0f + g(rng);
+      for (auto& v : x) v = integer ? float(gi(rng)) : 10.0f + g(rng);
+      const Panels P(c, k, d);
+      std::vector<float> shifts(P.nsp * L);
+      for (auto& v : shifts) v = float(rng() % 8) * 0.25f;  // ties with T on purpose
+      const float xn = pk::sqnorm_canonical(x.data(), d);
+      for (const std::size_t m : {1, 3, 4, 8, 9, 10}) {
+        std::vector<pk::detail::Panel16Job> jobs(m);
+        for (std::size_t t = 0; t < m; ++t) {
+          jobs[t].sp = static_cast<std::int32_t>((t * 3 + d) % P.nsp);
+          std::uint32_t allow = t % 3 == 0 ? 0xFFFFu : (rng() & 0xFFFFu);
+          for (std::size_t l = 0; l < L; ++l)
+            if (static_cast<std::size_t>(jobs[t].sp) * L + l >= k) allow &= ~(1u << l);
+          jobs[t].allow = allow;
+          jobs[t].T = t % 4 == 0 ? -INFINITY : float(rng() % 9) * 0.25f;
+        }
+        std::vector<pk::detail::Panel16Res> a(m), b(m);
+        kt.panel16_scan(x.data(), xn, d, P.panels(), P.norms.data(), shifts.data(), jobs.data(), m, a.data());
+        ks.panel16_scan(x.data(), xn, d, P.panels(), P.norms.data(), shifts.data(), jobs.data(), m, b.data());
+        for (std::size_t t = 0; t < m; ++t) {
+          EXPECT_EQ(a[t].mask, b[t].mask) << "d=" << d << " t=" << t;
+          EXPECT_EQ(a[t].pmax, b[t].pmax) << "d=" << d << " t=" << t;
+          EXPECT_EQ(a[t].l1, b[t].l1) << "d=" << d << " t=" << t;
+          EXPECT_EQ(a[t].m1, b[t].m1) << "d=" << d << " t=" << t;
+          EXPECT_EQ(a[t].m2, b[t].m2) << "d=" << d << " t=" << t;
+          // The reference against the canonical distances.
+          float m1 = INFINITY, m2 = INFINITY;
+          std::int32_t l1 = -1;
+          std::uint32_t mask = 0;
+          for (std::size_t l = 0; l < L; ++l) {
+            if (!((jobs[t].allow >> l) & 1u)) continue;
+            const std::size_t j = static_cast<std::size_t>(jobs[t].sp) * L + l;
+            if (shifts[j] < jobs[t].T) continue;
+            mask |= 1u << l;
+            const float D = pk::sqdist_canonical(x.data(), xn, c.data() + j * d, P.norms[j], d);
+            if (D < m1) { m2 = m1; m1 = D; l1 = static_cast<std::int32_t>(l); }
+            else if (D < m2) m2 = D;
+          }
+          EXPECT_EQ(b[t].mask, mask);
+          EXPECT_EQ(b[t].l1, l1);
+          EXPECT_EQ(b[t].m1, m1);
+          EXPECT_EQ(b[t].m2, m2);
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, KmeansIsa, ::testing::ValuesIn(pk::available_isas()), isa_param_name);
+
+}  // namespace
