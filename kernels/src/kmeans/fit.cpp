@@ -123,16 +123,24 @@ struct Stats {
 };
 
 void chunk_stats(const float* x, std::size_t row0, std::size_t m, std::size_t d, Stats& s) {
-  for (std::size_t i = 0; i < m; ++i)
-    for (std::size_t j = 0; j < d; ++j)
-      if (!std::isfinite(x[i * d + j])) {
-        if (!s.bad) { s.bad_row = row0 + i; s.bad_col = j; }
-        ++s.bad;
-      }
-  if (s.bad) return;
-  s.count = static_cast<double>(m);
+  // The fp64 column sums double as the NaN/Inf check: a chunk of at most kChunkRows
+  // finite fp32 values sums to at most 2^12 * 3.4e38, far below DBL_MAX, so a sum is
+  // non-finite exactly when its column holds a NaN or an Inf. Only then is the chunk
+  // scanned again to count the bad values and find the first one.
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < d; ++j) s.mean[j] += x[i * d + j];
+  bool finite = true;
+  for (std::size_t j = 0; j < d; ++j) finite = finite && std::isfinite(s.mean[j]);
+  if (!finite) {
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < d; ++j)
+        if (!std::isfinite(x[i * d + j])) {
+          if (!s.bad) { s.bad_row = row0 + i; s.bad_col = j; }
+          ++s.bad;
+        }
+    return;
+  }
+  s.count = static_cast<double>(m);
   for (std::size_t j = 0; j < d; ++j) s.mean[j] /= s.count;
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < d; ++j) {
