@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
+
 #include "h5util.hpp"
 #include "raw.hpp"
 
@@ -40,6 +42,7 @@ struct H5RowSource::Impl {
   std::vector<double> staging;
   detail::RawLayout raw;
   Reader mode = Reader::hdf5;
+  bool parallel = true;  // offer read_range (with the pread reader)
 
   bool transforms() const { return t && !t->empty(); }
 
@@ -146,6 +149,7 @@ H5RowSource::H5RowSource(const std::string& file, const std::string& dataset, st
       // Not possible for this dataset: keep the automatic choice.
     }
   }
+  if (const char* env = std::getenv("PERSONAKIT_STREAM_PARALLEL")) impl_->parallel = std::string(env) != "0";
   impl_->t = t;
   impl_->memory_limit = memory_limit_bytes;
   impl_->block_rows = block_rows_for(memory_limit_bytes, impl_->om.info.rows, impl_->om.info.cols, file);
@@ -173,6 +177,37 @@ H5RowSource::Reader H5RowSource::reader() const {
   return impl_->mode == Reader::mmap && impl_->transforms() ? Reader::pread : impl_->mode;
 }
 const std::string& H5RowSource::direct_unavailable_reason() const { return impl_->raw.why(); }
+
+bool H5RowSource::parallel_reads() const { return impl_->parallel && reader() == Reader::pread; }
+void H5RowSource::set_parallel_reads(bool on) { impl_->parallel = on; }
+
+void H5RowSource::read_range(std::size_t row0, std::size_t nrows, float* out) {
+  Impl& s = *impl_;
+  if (!parallel_reads()) throw Error(s.where + ": parallel range reads need the direct pread reader");
+  if (row0 > s.om.info.rows || nrows > s.om.info.rows - row0)
+    throw Error(s.where + ": rows " + std::to_string(row0) + ".." + std::to_string(row0 + nrows) + " are past the end");
+  s.load_direct(row0, nrows, out);  // pread, the finite check and the transform: thread-safe
+}
+
+void H5RowSource::begin_pass() {
+  detail::quiet();
+  Impl& s = *impl_;
+  if (s.mode != Reader::hdf5) s.raw.check_size(s.where);
+}
+
+void H5RowSource::will_need(std::size_t row0, std::size_t nrows) {
+  Impl& s = *impl_;
+  if (s.mode == Reader::hdf5 || nrows == 0) return;
+  const std::size_t end = std::min<std::size_t>(s.om.info.rows, row0 + nrows);
+  for (std::size_t r = row0; r < end;) {
+    const detail::RawRun& run = s.raw.runs()[s.raw.run_of(r)];
+    const std::size_t stop = std::min<std::size_t>(end, static_cast<std::size_t>(run.row0 + run.rows));
+    // A hint: the kernel starts reading what is not cached yet and returns.
+    (void)::posix_fadvise(s.raw.fd(), static_cast<off_t>(run.offset + (r - run.row0) * s.raw.row_bytes()),
+                          static_cast<off_t>((stop - r) * s.raw.row_bytes()), POSIX_FADV_WILLNEED);
+    r = stop;
+  }
+}
 
 void H5RowSource::for_each_block(std::size_t align_rows, const BlockFn& fn) {
   detail::quiet();

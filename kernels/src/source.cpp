@@ -20,4 +20,8 @@ void MatrixSource::read_rows(const std::uint64_t* idx, std::size_t count, float*
   }
 }
 
+void RowSource::read_range(std::size_t, std::size_t, float*) {
+  throw Error("this row source has no parallel range reads");
+}
+
 }  // namespace personakit

@@ -7,6 +7,7 @@
 
 #include "h5test.hpp"
 #include "personakit/isa.hpp"
+#include "personakit/kmeans.hpp"
 
 namespace pkd = personakit::datasets;
 using pktest::expect_error;
@@ -323,3 +324,71 @@ TEST_F(Direct, ReadRowsIsUnchangedByTheReader) {
 }
 
 }  // namespace
+
+// The streamed Lloyd pass reads each fixed chunk on its own thread when the source
+// offers parallel range reads (the pread reader), and takes the reader thread's
+// blocks otherwise: every way gives the in-memory fit's bits.
+TEST_F(Direct, StreamedLloydGivesTheInMemoryBitsWithParallelAndBlockReads) {
+  const std::size_t n = 45000, d = 16;  // 11 chunks of 4096 rows, the last partial
+  auto x = pktest::pattern(n, d);
+  const std::string p = path("lloyd.h5");
+  pkd::write_matrix(p, x.data(), n, d);
+  personakit::KMeansParams kp;
+  kp.k = 7;
+  kp.init = personakit::Init::random;
+  kp.seed = 5;
+  kp.max_iter = 6;
+  kp.tol = 0;
+  const auto mem = personakit::fit(x.data(), n, d, kp);
+  kp.memory_limit = std::size_t(1) << 20;  // 5 chunks in flight: 3 spans per streamed pass
+  struct Way {
+    Reader r;
+    bool parallel;
+  };
+  for (const Way w : {Way{Reader::pread, true}, Way{Reader::pread, false}, Way{Reader::hdf5, true},
+                      Way{Reader::mmap, true}}) {
+    SCOPED_TRACE(static_cast<int>(w.r) * 10 + w.parallel);
+    pkd::H5RowSource src(p, "/features", kOver + 2 * 4 * d * 4096);
+    src.set_reader(w.r);
+    src.set_parallel_reads(w.parallel);
+    EXPECT_EQ(src.parallel_reads(), w.r == Reader::pread && w.parallel);
+    const auto st = personakit::fit(src, kp);
+    EXPECT_EQ(st.iterations, mem.iterations);
+    EXPECT_EQ(st.inertia, mem.inertia);
+    EXPECT_EQ(st.sizes, mem.sizes);
+    ASSERT_EQ(st.centroids.size(), mem.centroids.size());
+    EXPECT_EQ(0, std::memcmp(st.centroids.data(), mem.centroids.data(), mem.centroids.size() * 4));
+  }
+}
+
+// Range reads: the rows asked for, checked like the blocks (non-finite values and a
+// file cut under the source are errors naming the file), refused without pread.
+TEST_F(Direct, ReadRangeDeliversCheckedRowsAndRefusesOtherReaders) {
+  const std::size_t n = 10000, d = 5;
+  auto x = pktest::pattern(n, d);
+  const std::string p = path("range.h5");
+  pkd::write_matrix(p, x.data(), n, d);
+  {
+    pkd::H5RowSource src(p, "/features", 64 << 20);
+    ASSERT_TRUE(src.parallel_reads());
+    std::vector<float> out(777 * d);
+    src.read_range(4001, 777, out.data());
+    EXPECT_EQ(0, std::memcmp(out.data(), x.data() + 4001 * d, out.size() * 4));
+    expect_error([&] { src.read_range(n - 3, 4, out.data()); }, {p, "past the end"});
+    src.set_reader(Reader::hdf5);
+    EXPECT_FALSE(src.parallel_reads());
+    expect_error([&] { src.read_range(0, 1, out.data()); }, {p, "pread"});
+  }
+  x[6000 * d + 2] = std::nanf("");
+  pkd::write_matrix(p, x.data(), n, d);
+  {
+    pkd::H5RowSource src(p, "/features", 64 << 20);
+    std::vector<float> out(4096 * d);
+    src.read_range(0, 4096, out.data());  // clean rows
+    expect_error([&] { src.read_range(4096, 4096, out.data()); }, {p, "non-finite", "row 6000"});
+    const auto size = std::filesystem::file_size(p);
+    std::filesystem::resize_file(p, size / 2);
+    expect_error([&] { src.begin_pass(); }, {p, "truncated"});
+    expect_error([&] { src.read_range(n - 4096, 4096, out.data()); }, {p, "truncated"});
+  }
+}

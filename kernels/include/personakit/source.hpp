@@ -22,6 +22,18 @@ class RowSource {
   virtual void read_rows(const std::uint64_t* idx, std::size_t count, float* out) = 0;
   // Non-null when all rows are resident as one n×cols row-major array.
   virtual const float* data() const { return nullptr; }
+
+  // Optional capability (default: absent). A source that returns true from
+  // parallel_reads() copies rows [row0, row0 + nrows) into out (nrows×cols, checked and
+  // transformed like the blocks of for_each_block) from several threads at once. The
+  // streamed Lloyd passes then read each fixed chunk on the thread that computes it, so
+  // the rows are still in that core's cache when the kernels run. begin_pass() runs
+  // once before such a pass (e.g. to re-check the file); will_need() hints that rows
+  // are read soon (e.g. start the operating system's read-ahead); neither blocks long.
+  virtual bool parallel_reads() const { return false; }
+  virtual void read_range(std::size_t row0, std::size_t nrows, float* out);
+  virtual void begin_pass() {}
+  virtual void will_need(std::size_t /*row0*/, std::size_t /*nrows*/) {}
 };
 
 // A RowSource over a caller-owned n×d row-major array (never copied).

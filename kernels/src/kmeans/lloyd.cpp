@@ -129,39 +129,66 @@ class StreamOps final : public PassOps {
     const float* w = in_.weights;
     bool changed = first_;
     first_ = false;
-    src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
-      check_block(row0, nb);
-      const std::size_t c0 = row0 / kChunkRows;
-      red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
-        const float* xc = xb + r0 * d;
-        const std::size_t g0 = row0 + r0;  // global first row
-        row_norms(xc, m, d, p.norms.data());
-        assign_nearest(xc, m, d, p.norms.data(), pc, p.labels.data(), p.dist.data());
-        if (keep_) {
-          std::uint64_t ch = 0;
-          std::int32_t* lab = labels_.data() + g0;
-          for (std::size_t i = 0; i < m; ++i) {
-            ch += lab[i] != p.labels[i];
-            lab[i] = p.labels[i];
-          }
-          p.changes = ch;
-        } else {
-          std::uint64_t h = 0;
-          for (std::size_t i = 0; i < m; ++i) h += label_hash(g0 + i, p.labels[i]);
-          p.hash = h;
+    // One chunk: rows [g0, g0 + m) at xc (g0 = global first row).
+    auto chunk = [&](const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) {
+      // Norms on the fly (nullptr): the same canonical values as row_norms, computed by
+      // the kernel on the row tile it has just loaded (no extra sweep of the chunk).
+      assign_nearest(xc, m, d, nullptr, pc, p.labels.data(), p.dist.data());
+      if (keep_) {
+        std::uint64_t ch = 0;
+        std::int32_t* lab = labels_.data() + g0;
+        for (std::size_t i = 0; i < m; ++i) {
+          ch += lab[i] != p.labels[i];
+          lab[i] = p.labels[i];
         }
-        const float* wc = w ? w + g0 : nullptr;
-        accumulate_sums(xc, m, d, p.labels.data(), wc, p.sums.data(), p.wsum.data());
-        count_sizes(p.labels.data(), m, p.sizes.data());
-        p.inertia = chunk_inertia(p.dist.data(), wc, m);
-      }, [&](std::size_t c, const ChunkPartial& p) {
-        if (!keep_) {
-          if (hashes_[c0 + c] != p.hash) changed = true;
-          hashes_[c0 + c] = p.hash;
-        }
+        p.changes = ch;
+      } else {
+        std::uint64_t h = 0;
+        for (std::size_t i = 0; i < m; ++i) h += label_hash(g0 + i, p.labels[i]);
+        p.hash = h;
+      }
+      const float* wc = w ? w + g0 : nullptr;
+      accumulate_sums(xc, m, d, p.labels.data(), wc, p.sums.data(), p.wsum.data());
+      count_sizes(p.labels.data(), m, p.sizes.data());
+      p.inertia = chunk_inertia(p.dist.data(), wc, m);
+    };
+    auto after = [&](std::size_t c, const ChunkPartial& p) {
+      if (!keep_) {
+        if (hashes_[c] != p.hash) changed = true;
+        hashes_[c] = p.hash;
+      }
+    };
+    if (src_.parallel_reads()) {
+      // Each chunk is read (pread out of the page cache) by the thread that computes
+      // it, into that thread's own kChunkRows×d buffer: the copy lands in L2 and the
+      // kernels read it there, instead of a reader thread streaming whole blocks
+      // through DRAM. The same chunks and the same reduction order as below: the
+      // same bits. The operating system's read-ahead is asked for the next span.
+      const std::size_t n = in_.n, span = red_.group() * kChunkRows;
+      src_.begin_pass();
+      src_.will_need(0, std::min(n, span));
+      for (std::size_t row0 = 0; row0 < n; row0 += span) {
+        const std::size_t nb = std::min(span, n - row0);
+        if (row0 + nb < n) src_.will_need(row0 + nb, std::min(span, n - row0 - nb));
+        const std::size_t c0 = row0 / kChunkRows;
+        red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+          thread_local std::vector<float> xbuf;
+          if (xbuf.size() < kChunkRows * d) xbuf.assign(kChunkRows * d, 0.0f);
+          src_.read_range(row0 + r0, m, xbuf.data());
+          chunk(xbuf.data(), row0 + r0, m, p);
+        }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
+      }
+      rows_seen_ = n;
+    } else {
+      src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
+        check_block(row0, nb);
+        const std::size_t c0 = row0 / kChunkRows;
+        red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+          chunk(xb + r0 * d, row0 + r0, m, p);
+        }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
+        rows_seen_ = row0 + nb;
       });
-      rows_seen_ = row0 + nb;
-    });
+    }
     if (rows_seen_ != in_.n) throw Error("row source delivered " + std::to_string(rows_seen_) + " rows, expected " + std::to_string(in_.n));
     return changed || t.changes > 0;
   }

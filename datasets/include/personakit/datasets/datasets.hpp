@@ -149,6 +149,16 @@ class H5RowSource final : public personakit::RowSource {
   void for_each_block(std::size_t align_rows, const BlockFn& fn) override;
   // idx sorted ascending, each < rows(); out: count×cols, transformed like the blocks.
   void read_rows(const std::uint64_t* idx, std::size_t count, float* out) override;
+  // With the pread reader (no mmap, no HDF5 fallback): pread of the rows straight from
+  // the file's data extents, checked and transformed, safe from several threads; the
+  // streamed Lloyd pass uses it per fixed chunk (docs/format.md, "Streaming").
+  // set_parallel_reads(false), or PERSONAKIT_STREAM_PARALLEL=0 in the environment when
+  // the source is made, turns it off (the reader-thread blocks are used instead).
+  bool parallel_reads() const override;
+  void set_parallel_reads(bool on);
+  void read_range(std::size_t row0, std::size_t nrows, float* out) override;
+  void begin_pass() override;                                    // re-checks the file's size
+  void will_need(std::size_t row0, std::size_t nrows) override;  // posix_fadvise(WILLNEED)
 
   std::size_t block_rows() const;           // before rounding to align_rows
   const DatasetInfo& info() const;
