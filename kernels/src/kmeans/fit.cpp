@@ -298,12 +298,18 @@ KMeansResult fit(const float* x, std::size_t n, std::size_t d, const KMeansParam
   const Algorithm algo = p.algorithm == Algorithm::automatic ? choose_algorithm(n, p.k, d) : p.algorithm;
   check_memory(algo, n, p.k, d, p.memory_limit);
 
-  std::vector<float> xnorm(n);
-  row_norms(x, n, d, xnorm.data());
+  // Row norms for the in-memory algorithms (mini-batch computes its batches' own, and
+  // its finishing passes take them from the kernel's row tiles).
+  std::vector<float> xnorm;
+  if (algo != Algorithm::minibatch) {
+    detail::assign_huge(xnorm, n, 0.0f);
+    row_norms(x, n, d, xnorm.data());
+  }
   const double var_mean = st.variance_mean();
 
   detail::RunInput in;
-  in.x = x; in.n = n; in.d = d; in.xnorm = xnorm.data(); in.weights = p.weights; in.params = &p;
+  in.x = x; in.n = n; in.d = d; in.xnorm = algo == Algorithm::minibatch ? nullptr : xnorm.data();
+  in.weights = p.weights; in.params = &p;
   in.tol_abs = p.tol * var_mean;
   in.variance_mean = var_mean;
   in.t0 = t0;

@@ -2,6 +2,8 @@
 // minibatch.cpp) and the exact accelerated variants (elkan.cpp, hamerly.cpp,
 // yinyang.cpp, exponion.cpp). Not installed.
 #pragma once
+#include <sys/mman.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,27 @@
 #include "personakit/kmeans.hpp"
 
 namespace personakit::detail {
+
+// v.assign(count, value) for a large per-row array, first asking the kernel for
+// transparent huge pages on its untouched allocation (THP "madvise" mode): the fill
+// then takes one page fault per 2 MiB instead of one per 4 KiB. In this project's VM a
+// 4 KiB fault costs ~10 us: 40 MB of labels took 0.11 s to fill, one pass's worth.
+template <class T>
+void assign_huge(std::vector<T>& v, std::size_t count, const T& value) {
+  constexpr std::size_t kHuge = std::size_t(2) << 20;
+  if (count * sizeof(T) >= 4 * kHuge && v.capacity() < count) {
+    v.clear();
+    v.shrink_to_fit();
+    v.reserve(count);  // allocated (mmap) but not yet touched
+#ifdef MADV_HUGEPAGE
+    const auto b = reinterpret_cast<std::uintptr_t>(v.data());
+    const std::uintptr_t lo = (b + kHuge - 1) & ~(kHuge - 1);
+    const std::uintptr_t hi = (b + count * sizeof(T)) & ~(kHuge - 1);
+    if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // a hint only
+#endif
+  }
+  v.assign(count, value);
+}
 
 // Rows per update chunk. Fixed (never derived from the thread count) so that the
 // fp64 partial sums, added in chunk order, are bit-identical for any thread count.

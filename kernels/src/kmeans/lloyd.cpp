@@ -79,8 +79,10 @@ RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int
 
 class MemoryOps final : public PassOps {
  public:
-  MemoryOps(const RunInput& in, std::size_t k)
-      : in_(in), red_(k, in.d), labels_(in.n, -1), dist_(in.n) {}
+  MemoryOps(const RunInput& in, std::size_t k) : in_(in), red_(k, in.d) {
+    assign_huge(labels_, in.n, std::int32_t{-1});
+    assign_huge(dist_, in.n, 0.0f);
+  }
   bool pass(const PackedCentroids& pc, Totals& t) override {
     const float* x = in_.x;
     const float* w = in_.weights;
@@ -121,7 +123,7 @@ class StreamOps final : public PassOps {
   StreamOps(RowSource& src, const RunInput& in, std::size_t k, bool keep_labels)
       : src_(src), in_(in), k_(k), red_(k, in.d, true, stream_budget(in)), keep_(keep_labels) {
     const std::size_t nchunks = (in.n + kChunkRows - 1) / kChunkRows;
-    if (keep_) labels_.assign(in.n, -1);
+    if (keep_) assign_huge(labels_, in.n, std::int32_t{-1});
     else hashes_.assign(nchunks, 0);
   }
   bool pass(const PackedCentroids& pc, Totals& t) override {
