@@ -76,8 +76,8 @@ class Elkan final : public AlgoBase {
  public:
   void prepare(const RunInput& in, std::size_t k) override {
     n_ = in.n; k_ = k;
-    u_.assign(n_, kInf);
-    l_.assign(n_ * k_, 0.0f);
+    assign_huge(u_, n_, kInf);
+    assign_huge(l_, n_ * k_, 0.0f);
 #ifdef PK_ACCEL_X86
     avx512_ = active_isa() == Isa::avx512;
 #endif

@@ -22,8 +22,8 @@ class Exponion final : public AlgoBase {
   void prepare(const RunInput& in, std::size_t k) override {
     n_ = in.n;
     k_ = k;
-    u_.assign(n_, kInf);
-    l_.assign(n_, 0.0f);
+    assign_huge(u_, n_, kInf);
+    assign_huge(l_, n_, 0.0f);
   }
   std::size_t state_bytes() const override { return accel_state_bytes(Algorithm::exponion, n_, k_, 0); }
   void moved(const std::vector<double>& p) override {

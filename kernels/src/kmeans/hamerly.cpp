@@ -63,8 +63,10 @@ RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo)
   const bool want_progress = P && static_cast<bool>(P->progress);
 
   RunOutput out;
-  std::vector<std::int32_t> labels(n, -1);
-  std::vector<float> dist(n, 0.0f);
+  std::vector<std::int32_t> labels;
+  std::vector<float> dist;
+  assign_huge(labels, n, std::int32_t{-1});
+  assign_huge(dist, n, 0.0f);
   algo.prepare(in, k);
   // Lloyd's own state (labels, distances, norms, update partials) plus the bounds.
   out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, n, k, d) + algo.state_bytes();
@@ -132,8 +134,8 @@ class Hamerly final : public AlgoBase {
  public:
   void prepare(const RunInput& in, std::size_t k) override {
     n_ = in.n; k_ = k;
-    u_.assign(n_, kInf);
-    l_.assign(n_, 0.0f);
+    assign_huge(u_, n_, kInf);
+    assign_huge(l_, n_, 0.0f);
   }
   std::size_t state_bytes() const override { return accel_state_bytes(Algorithm::hamerly, n_, k_, 0); }
   void moved(const std::vector<double>& p) override { p_ = p; pending_ = true; }

@@ -21,14 +21,17 @@ namespace personakit::detail {
 template <class T>
 void assign_huge(std::vector<T>& v, std::size_t count, const T& value) {
   constexpr std::size_t kHuge = std::size_t(2) << 20;
-  if (count * sizeof(T) >= 4 * kHuge && v.capacity() < count) {
+  if (count * sizeof(T) >= kHuge && v.capacity() < count) {
     v.clear();
     v.shrink_to_fit();
-    v.reserve(count);  // allocated (mmap) but not yet touched
+    // One huge page of slack: the 2 MiB-aligned stretch then ends past the data, so
+    // only the part before the first 2 MiB boundary stays on 4 KiB pages.
+    const std::size_t slack = kHuge / sizeof(T);
+    v.reserve(count + slack);  // allocated (mmap) but not yet touched
 #ifdef MADV_HUGEPAGE
     const auto b = reinterpret_cast<std::uintptr_t>(v.data());
     const std::uintptr_t lo = (b + kHuge - 1) & ~(kHuge - 1);
-    const std::uintptr_t hi = (b + count * sizeof(T)) & ~(kHuge - 1);
+    const std::uintptr_t hi = (b + (count + slack) * sizeof(T)) & ~(kHuge - 1);
     if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // a hint only
 #endif
   }

@@ -147,8 +147,8 @@ class Yinyang final : public AlgoBase {
     t_ = yinyang_groups(k);
     group_centroids(c0_, k, in.d, t_, grp_, members_);
     gp_.layout(members_, in.d);
-    u_.assign(n_, kInf);
-    lb_.assign(n_ * t_, 0.0f);
+    assign_huge(u_, n_, kInf);
+    assign_huge(lb_, n_ * t_, 0.0f);
   }
   std::size_t state_bytes() const override { return accel_state_bytes(Algorithm::yinyang, n_, k_, 0); }
   void moved(const std::vector<double>& p) override {
