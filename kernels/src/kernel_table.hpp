@@ -157,6 +157,17 @@ struct KmeansKernelTable {
   //   ISA returns the same values.
   void (*panel16_scan)(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
                        const float* shifts, const Panel16Job* jobs, std::size_t m, Panel16Res* res);
+  // Canonical squared distances of ONE row to m listed centroids (Elkan's and
+  // Exponion's survivors): out[t] = sqdist_canonical(x, xn, c + idx[t]·d, cnorm[idx[t]], d)
+  // for t < m. c: k×d row-major, cnorm: canonical norms, idx in [0, k), any order.
+  void (*list_sqdist)(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                      const std::int32_t* idx, std::size_t m, float* out);
+  // Elkan's per-row filter over the k lower bounds L (fp32):
+  //   if shift: L[j] = (L[j] - pf[j]) - 2^-22 (|L[j]| + pf[j])   (fp32 ops in this order)
+  //   cand = the j (ascending) with !(L[j] > thr) && !(gap[j] > T2); returns how many.
+  //   cand needs k + 16 slots (SIMD paths store whole vectors).
+  std::size_t (*elkan_filter)(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
+                              bool shift, std::int32_t* cand);
 };
 
 const KmeansKernelTable& kmeans_kernel_table();          // of active_isa()

@@ -186,6 +186,79 @@ TEST_P(KmeansIsa, Panel16ScanMatchesReference) {
   }
 }
 
+// Elkan's and Exponion's survivors: one row against a list of centroids (repeats,
+// any order, a zero distance by cancellation), every list length around the 8-lane
+// gather threshold and the 16-lane blocks.
+TEST_P(KmeansIsa, ListSqdistMatchesCanonical) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  std::mt19937 rng(13);
+  for (const std::size_t d : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65}) {
+    const std::size_t k = 45;
+    std::normal_distribution<float> g(0.0f, 3.0f);
+    std::vector<float> x(d), c(k * d), cn(k);
+    for (auto& v : x) v = 500.0f + g(rng);
+    for (auto& v : c) v = 500.0f + g(rng);
+    for (std::size_t f = 0; f < d; ++f) c[5 * d + f] = x[f];
+    const float xn = pk::sqnorm_canonical(x.data(), d);
+    for (std::size_t j = 0; j < k; ++j) cn[j] = pk::sqnorm_canonical(c.data() + j * d, d);
+    for (const std::size_t m : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 45, 60}) {
+      std::vector<std::int32_t> idx(m);
+      for (std::size_t t = 0; t < m; ++t) idx[t] = static_cast<std::int32_t>(t == m / 2 ? 5 : rng() % k);
+      std::vector<float> out(m, -1.0f);
+      kt.list_sqdist(x.data(), xn, d, c.data(), cn.data(), idx.data(), m, out.data());
+      for (std::size_t t = 0; t < m; ++t) {
+        const std::size_t j = static_cast<std::size_t>(idx[t]);
+        const float want = pk::sqdist_canonical(x.data(), xn, c.data() + j * d, cn[j], d);
+        EXPECT_EQ(bits(out[t]), bits(want)) << "d=" << d << " m=" << m << " t=" << t;
+      }
+    }
+  }
+}
+
+// Elkan's filter against the scalar table: the decremented bounds bit for bit and the
+// same survivors, with and without the decrement, bounds and gaps on the thresholds.
+TEST_P(KmeansIsa, ElkanFilterMatchesScalar) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  const auto& ks = pk::detail::kmeans_kernel_table(pk::Isa::scalar);
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(0.0f, 10.0f);
+  for (const std::size_t k : {1, 2, 15, 16, 17, 31, 33, 64, 100}) {
+    for (const bool shift : {false, true}) {
+      std::vector<float> L(k), pf(k), gap(k);
+      for (std::size_t j = 0; j < k; ++j) {
+        L[j] = u(rng);
+        pf[j] = u(rng) * 0.1f;
+        gap[j] = u(rng);
+      }
+      const float thr = 5.0f, T2 = 6.0f;
+      if (k > 3) {
+        L[1] = thr;    // not > thr: kept by this test
+        gap[2] = T2;   // not > T2: kept by this test
+        L[3] = std::nanf("");  // NaN compares false: kept (as the scalar rule)
+      }
+      std::vector<float> L1 = L, L2 = L;
+      std::vector<std::int32_t> c1(k + 16, -7), c2(k + 16, -7);
+      const std::size_t m1 = kt.elkan_filter(L1.data(), pf.data(), gap.data(), k, thr, T2, shift, c1.data());
+      const std::size_t m2 = ks.elkan_filter(L2.data(), pf.data(), gap.data(), k, thr, T2, shift, c2.data());
+      ASSERT_EQ(m1, m2) << "k=" << k << " shift=" << shift;
+      for (std::size_t t = 0; t < m1; ++t) EXPECT_EQ(c1[t], c2[t]) << "k=" << k << " t=" << t;
+      for (std::size_t j = 0; j < k; ++j) EXPECT_EQ(bits(L1[j]), bits(L2[j])) << "k=" << k << " j=" << j;
+      // The survivors are the rule applied to the decremented bounds, and the decrement
+      // only lowers a bound (by at least its 2^-24-relative rounding).
+      std::size_t want = 0;
+      for (std::size_t j = 0; j < k; ++j) {
+        if (shift && !std::isnan(L[j])) EXPECT_LT(L2[j], L[j] - pf[j] * 0.999f) << "j=" << j;
+        if (!shift) EXPECT_EQ(bits(L2[j]), bits(L[j]));
+        if (!(L2[j] > thr) && !(gap[j] > T2)) {
+          ASSERT_LT(want, m2);
+          EXPECT_EQ(c2[want++], static_cast<std::int32_t>(j));
+        }
+      }
+      EXPECT_EQ(want, m2);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, KmeansIsa, ::testing::ValuesIn(pk::available_isas()), isa_param_name);
 
 }  // namespace

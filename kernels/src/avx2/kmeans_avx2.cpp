@@ -130,8 +130,53 @@ void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels
   }
 }
 
+// list_sqdist: up to 4 listed centroids as independent scalar fma chains
+// (dot_canonical's order per chain; out-of-order overlap covers the FMA latency).
+void list_sqdist_k(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                   const std::int32_t* idx, std::size_t m, float* out) {
+  for (std::size_t t = 0; t < m; t += 4) {
+    const std::size_t w = m - t < 4 ? m - t : 4;
+    const float* c0 = c + static_cast<std::size_t>(idx[t]) * d;
+    const float* c1 = c + static_cast<std::size_t>(idx[t + (w > 1 ? 1 : 0)]) * d;
+    const float* c2 = c + static_cast<std::size_t>(idx[t + (w > 2 ? 2 : 0)]) * d;
+    const float* c3 = c + static_cast<std::size_t>(idx[t + (w > 3 ? 3 : 0)]) * d;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    for (std::size_t f = 0; f < d; ++f) {
+      const float xf = x[f];
+      a0 = __builtin_fmaf(xf, c0[f], a0);
+      a1 = __builtin_fmaf(xf, c1[f], a1);
+      a2 = __builtin_fmaf(xf, c2[f], a2);
+      a3 = __builtin_fmaf(xf, c3[f], a3);
+    }
+    const float acc[4] = {a0, a1, a2, a3};
+    for (std::size_t u = 0; u < w; ++u) {
+      const float v = __builtin_fmaf(-2.0f, acc[u], xn + cnorm[idx[t + u]]);
+      out[t + u] = v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
+// elkan_filter: the scalar rule (fp-contract is off, so the decrement keeps its two
+// roundings); branch-free, the compiler vectorises the decrement.
+std::size_t elkan_filter_k(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
+                           bool shift, std::int32_t* cand) {
+  std::size_t m = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    float l = L[j];
+    if (shift) {
+      const float mag = __builtin_fabsf(l) + pf[j];
+      l = (l - pf[j]) - 0x1p-22f * mag;
+      L[j] = l;
+    }
+    cand[m] = static_cast<std::int32_t>(j);
+    m += !(l > thr) & !(gap[j] > T2);
+  }
+  return m;
+}
+
 }  // namespace
 
-const detail::KmeansKernelTable kKmeansTable = {Isa::avx2, &panel16_sqdist_k, &own_sqdist_k, &panel16_scan_k};
+const detail::KmeansKernelTable kKmeansTable = {Isa::avx2,      &panel16_sqdist_k, &own_sqdist_k,
+                                                 &panel16_scan_k, &list_sqdist_k,    &elkan_filter_k};
 
 }  // namespace personakit::avx2

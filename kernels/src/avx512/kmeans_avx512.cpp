@@ -164,8 +164,93 @@ void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels
   }
 }
 
+// list_sqdist: 8 or more listed centroids go 16 at a time, one lane per centroid, its
+// coordinates gathered from the row-major copy (lane = dot_canonical's chain); the
+// rest as up to 4 independent scalar fma chains. Gather offsets are int32: the
+// gather path needs idx·d + d < 2^31 (checked per call, else all chains).
+inline void list16(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                   const std::int32_t* idx, std::size_t m, float* out) {
+  const __mmask16 mask = static_cast<__mmask16>(m >= 16 ? 0xFFFFu : ((1u << m) - 1u));
+  const __m512i vi = _mm512_maskz_loadu_epi32(mask, idx);
+  __m512i off = _mm512_mullo_epi32(vi, _mm512_set1_epi32(static_cast<int>(d)));
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512 acc = _mm512_setzero_ps();
+  for (std::size_t f = 0; f < d; ++f) {
+    const __m512 cv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, off, c, 4);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(x[f]), cv, acc);
+    off = _mm512_add_epi32(off, one);
+  }
+  const __m512 nrm = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, vi, cnorm, 4);
+  const __m512 s = _mm512_add_ps(_mm512_set1_ps(xn), nrm);
+  const __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), acc, s);
+  const __m512 z = _mm512_setzero_ps();
+  _mm512_mask_storeu_ps(out, mask, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, z, _CMP_LT_OQ), v, z));
+}
+
+inline void chains4(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                    const std::int32_t* idx, std::size_t w, float* out) {
+  const float* c0 = c + static_cast<std::size_t>(idx[0]) * d;
+  const float* c1 = c + static_cast<std::size_t>(idx[w > 1 ? 1 : 0]) * d;
+  const float* c2 = c + static_cast<std::size_t>(idx[w > 2 ? 2 : 0]) * d;
+  const float* c3 = c + static_cast<std::size_t>(idx[w > 3 ? 3 : 0]) * d;
+  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+  for (std::size_t f = 0; f < d; ++f) {
+    const float xf = x[f];
+    a0 = __builtin_fmaf(xf, c0[f], a0);
+    a1 = __builtin_fmaf(xf, c1[f], a1);
+    a2 = __builtin_fmaf(xf, c2[f], a2);
+    a3 = __builtin_fmaf(xf, c3[f], a3);
+  }
+  const float acc[4] = {a0, a1, a2, a3};
+  for (std::size_t u = 0; u < w; ++u) {
+    const float v = __builtin_fmaf(-2.0f, acc[u], xn + cnorm[idx[u]]);
+    out[u] = v < 0.0f ? 0.0f : v;
+  }
+}
+
+void list_sqdist_k(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                   const std::int32_t* idx, std::size_t m, float* out) {
+  std::size_t t = 0;
+  if (m >= 8) {
+    std::int32_t top = 0;
+    for (std::size_t u = 0; u < m; ++u) top = idx[u] > top ? idx[u] : top;
+    if ((static_cast<std::uint64_t>(top) + 1) * d < (std::uint64_t{1} << 31))
+      for (; m - t >= 8; t += (m - t < 16 ? m - t : 16)) list16(x, xn, d, c, cnorm, idx + t, m - t, out + t);
+  }
+  for (; t < m; t += 4) chains4(x, xn, d, c, cnorm, idx + t, m - t < 4 ? m - t : 4, out + t);
+}
+
+// elkan_filter: 16 bounds per step; the decrement as two fp32 subtractions and one
+// multiply (the scalar rule's roundings); survivors by register compress plus a full
+// store (cand has 16 spare slots): the memory form of vpcompressd is microcoded and
+// slow on Zen 4/5.
+std::size_t elkan_filter_k(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
+                           bool shift, std::int32_t* cand) {
+  const __m512 vthr = _mm512_set1_ps(thr), vT2 = _mm512_set1_ps(T2), sl = _mm512_set1_ps(0x1p-22f);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  std::size_t m = 0;
+  for (std::size_t j = 0; j < k; j += 16) {
+    const __mmask16 live = static_cast<__mmask16>(k - j >= 16 ? 0xFFFFu : ((1u << (k - j)) - 1u));
+    __m512 l = _mm512_maskz_loadu_ps(live, L + j);
+    if (shift) {
+      const __m512 p = _mm512_maskz_loadu_ps(live, pf + j);
+      const __m512 mag = _mm512_add_ps(_mm512_abs_ps(l), p);
+      l = _mm512_sub_ps(_mm512_sub_ps(l, p), _mm512_mul_ps(sl, mag));
+      _mm512_mask_storeu_ps(L + j, live, l);
+    }
+    const __m512 g = _mm512_maskz_loadu_ps(live, gap + j);
+    const __mmask16 drop = _mm512_cmp_ps_mask(l, vthr, _CMP_GT_OQ) | _mm512_cmp_ps_mask(g, vT2, _CMP_GT_OQ);
+    const __mmask16 keep = static_cast<__mmask16>(live & ~drop);
+    const __m512i ix = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(j)));
+    _mm512_storeu_si512(cand + m, _mm512_maskz_compress_epi32(keep, ix));
+    m += static_cast<std::size_t>(__builtin_popcount(keep));
+  }
+  return m;
+}
+
 }  // namespace
 
-const detail::KmeansKernelTable kKmeansTable = {Isa::avx512, &panel16_sqdist_k, &own_sqdist_k, &panel16_scan_k};
+const detail::KmeansKernelTable kKmeansTable = {Isa::avx512,    &panel16_sqdist_k, &own_sqdist_k,
+                                                 &panel16_scan_k, &list_sqdist_k,    &elkan_filter_k};
 
 }  // namespace personakit::avx512

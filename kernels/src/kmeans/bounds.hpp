@@ -42,14 +42,11 @@
 #include <limits>
 #include <vector>
 
+#include "kernel_table.hpp"
 #include "kmeans/internal.hpp"
 #include "personakit/assign.hpp"
 #include "personakit/isa.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define PK_ACCEL_X86 1
-#endif
 
 namespace personakit::detail::accel {
 
@@ -103,114 +100,25 @@ inline float lo32(double v) {
 }
 
 // ---------------------------------------------------------------------------------
-// Exact distances with the canonical bits. The scalar path is sqdist_canonical; the
-// x86 paths compute the same per-lane sequence (fma chain over features from 0, then
-// fma(-2, dot, x̂n + ĉn), then v < 0 ? 0 : v) and so return identical bits.
-// NOTE: these use function-level target attributes in a baseline file; they belong in
-// kernels/src/avx512/ as dispatched kernels (reported to the kernel owner).
-
-#ifdef PK_ACCEL_X86
-// Distances of one row to m <= 16 listed centroids: one lane per centroid, the
-// centroid coordinates gathered from the row-major copy.
-__attribute__((target("avx512f,fma"))) inline void dist_list16_avx512(
-    const float* xi, float xn, const PackedCentroids& pc, const std::int32_t* idx, std::size_t m,
-    float* out) {
-  const std::size_t d = pc.d();
-  const __mmask16 mask = static_cast<__mmask16>((m >= 16) ? 0xFFFFu : ((1u << m) - 1u));
-  const __m512i vi = _mm512_maskz_loadu_epi32(mask, idx);
-  __m512i off = _mm512_mullo_epi32(vi, _mm512_set1_epi32(static_cast<int>(d)));
-  const __m512i one = _mm512_set1_epi32(1);
-  const float* rows = pc.rows();
-  __m512 acc = _mm512_setzero_ps();
-  for (std::size_t f = 0; f < d; ++f) {
-    const __m512 c = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, off, rows, 4);
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(xi[f]), c, acc);
-    off = _mm512_add_epi32(off, one);
-  }
-  const __m512 nrm = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, vi, pc.norms(), 4);
-  const __m512 s = _mm512_add_ps(_mm512_set1_ps(xn), nrm);
-  __m512 v = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), acc, s);
-  const __m512 z = _mm512_setzero_ps();
-  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, z, _CMP_LT_OQ), v, z);
-  _mm512_mask_storeu_ps(out, mask, v);
-}
-
-// One distance with hardware fma: the scalar canonical sequence without libm calls.
-__attribute__((target("fma"))) inline float dist_one_fma(const float* xi, float xn, const float* c,
-                                                         float cn, std::size_t d) {
-  float acc = 0.0f;
-  for (std::size_t f = 0; f < d; ++f) acc = __builtin_fmaf(xi[f], c[f], acc);
-  const float v = __builtin_fmaf(-2.0f, acc, xn + cn);
-  return v < 0.0f ? 0.0f : v;
-}
-// Up to 4 distances as independent fma chains (out-of-order overlap hides the latency).
-__attribute__((target("fma"))) inline void dist_few_fma(const float* xi, float xn,
-                                                        const PackedCentroids& pc,
-                                                        const std::int32_t* idx, std::size_t m,
-                                                        float* out) {
-  const std::size_t d = pc.d();
-  const float* r = pc.rows();
-  const float* c0 = r + static_cast<std::size_t>(idx[0]) * d;
-  const float* c1 = r + static_cast<std::size_t>(idx[m > 1 ? 1 : 0]) * d;
-  const float* c2 = r + static_cast<std::size_t>(idx[m > 2 ? 2 : 0]) * d;
-  const float* c3 = r + static_cast<std::size_t>(idx[m > 3 ? 3 : 0]) * d;
-  float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-  for (std::size_t f = 0; f < d; ++f) {
-    const float xf = xi[f];
-    a0 = __builtin_fmaf(xf, c0[f], a0);
-    a1 = __builtin_fmaf(xf, c1[f], a1);
-    a2 = __builtin_fmaf(xf, c2[f], a2);
-    a3 = __builtin_fmaf(xf, c3[f], a3);
-  }
-  const float acc[4] = {a0, a1, a2, a3};
-  for (std::size_t t = 0; t < m; ++t) {
-    const float v = __builtin_fmaf(-2.0f, acc[t], xn + pc.norms()[idx[t]]);
-    out[t] = v < 0.0f ? 0.0f : v;
-  }
-}
-#endif
-
-// Chooses the path once per run.
+// Exact distances with the canonical bits, through the dispatched k-means kernel table
+// (list_sqdist: ref/, avx2/, avx512/kmeans_*.cpp), chosen once per run. Every ISA
+// returns sqdist_canonical's bits.
 class ExactDist {
  public:
-  ExactDist() {
-#ifdef PK_ACCEL_X86
-    avx512_ = active_isa() == Isa::avx512;
-#endif
-  }
+  ExactDist() : kt_(&kmeans_kernel_table()) {}
   // out[t] = D(i, idx[t]) for t < m.
   void list(const float* xi, float xn, const PackedCentroids& pc, const std::int32_t* idx,
             std::size_t m, float* out) const {
-#ifdef PK_ACCEL_X86
-    if (avx512_) {
-      // Gathers pay off from about 8 lanes; fewer go as independent scalar fma chains.
-      // (The gather offsets are int32: k·d must stay below 2^31 for that path.)
-      const bool gather = pc.k() * pc.d() < (std::size_t{1} << 31);
-      std::size_t t = 0;
-      while (gather && m - t >= 8) {
-        const std::size_t w = std::min<std::size_t>(16, m - t);
-        dist_list16_avx512(xi, xn, pc, idx + t, w, out + t);
-        t += w;
-      }
-      for (; t < m; t += 4) dist_few_fma(xi, xn, pc, idx + t, std::min<std::size_t>(4, m - t), out + t);
-      return;
-    }
-#endif
-    const std::size_t d = pc.d();
-    for (std::size_t t = 0; t < m; ++t)
-      out[t] = sqdist_canonical(xi, xn, pc.rows() + static_cast<std::size_t>(idx[t]) * d,
-                                pc.norms()[idx[t]], d);
+    kt_->list_sqdist(xi, xn, pc.d(), pc.rows(), pc.norms(), idx, m, out);
   }
   float one(const float* xi, float xn, const PackedCentroids& pc, std::int32_t j) const {
-    const std::size_t d = pc.d();
-#ifdef PK_ACCEL_X86
-    if (avx512_) return dist_one_fma(xi, xn, pc.rows() + static_cast<std::size_t>(j) * d, pc.norms()[j], d);
-#endif
-    return sqdist_canonical(xi, xn, pc.rows() + static_cast<std::size_t>(j) * d, pc.norms()[j], d);
+    float v;
+    kt_->list_sqdist(xi, xn, pc.d(), pc.rows(), pc.norms(), &j, 1, &v);
+    return v;
   }
 
  private:
-  bool avx512_ = false;
+  const KmeansKernelTable* kt_;
 };
 
 // Rows per block of the variants' parallel loops (scheduling only: results are per row).

@@ -26,51 +26,8 @@ inline float up32(double v) {
 // Float comparisons are conservative: thr and T2 were rounded up to fp32, the gaps down.
 // fl(l - p) errs by <= 2^-24 (|l| + p); subtracting 2^-22 (|l| + p) (itself rounded,
 // then the subtraction rounded) leaves a net downward move >= 2^-23 (|l| + p) - O(2^-46):
-// a valid lower bound.
-std::size_t filter_scalar(float* L, const float* pf, const float* gap, std::size_t k, float thr,
-                          float T2, bool shift, std::int32_t* cand) {
-  std::size_t m = 0;
-  for (std::size_t j = 0; j < k; ++j) {
-    float l = L[j];
-    if (shift) {
-      const float mag = std::fabs(l) + pf[j];
-      l = (l - pf[j]) - 0x1p-22f * mag;
-      L[j] = l;
-    }
-    cand[m] = static_cast<std::int32_t>(j);
-    m += !(l > thr) & !(gap[j] > T2);
-  }
-  return m;
-}
-
-#ifdef PK_ACCEL_X86
-__attribute__((target("avx512f"))) std::size_t filter_avx512(float* L, const float* pf, const float* gap,
-                                                             std::size_t k, float thr, float T2, bool shift,
-                                                             std::int32_t* cand) {
-  const __m512 vthr = _mm512_set1_ps(thr), vT2 = _mm512_set1_ps(T2), sl = _mm512_set1_ps(0x1p-22f);
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  std::size_t m = 0;
-  for (std::size_t j = 0; j < k; j += 16) {
-    const __mmask16 live = static_cast<__mmask16>(k - j >= 16 ? 0xFFFFu : ((1u << (k - j)) - 1u));
-    __m512 l = _mm512_maskz_loadu_ps(live, L + j);
-    if (shift) {
-      const __m512 p = _mm512_maskz_loadu_ps(live, pf + j);
-      const __m512 mag = _mm512_add_ps(_mm512_abs_ps(l), p);
-      l = _mm512_sub_ps(_mm512_sub_ps(l, p), _mm512_mul_ps(sl, mag));
-      _mm512_mask_storeu_ps(L + j, live, l);
-    }
-    const __m512 g = _mm512_maskz_loadu_ps(live, gap + j);
-    const __mmask16 drop = _mm512_cmp_ps_mask(l, vthr, _CMP_GT_OQ) | _mm512_cmp_ps_mask(g, vT2, _CMP_GT_OQ);
-    const __mmask16 keep = static_cast<__mmask16>(live & ~drop);
-    const __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(j)));
-    // Register compress + full store (cand has 16 spare slots): the memory form of
-    // vpcompressd is microcoded and very slow on Zen 4/5.
-    _mm512_storeu_si512(cand + m, _mm512_maskz_compress_epi32(keep, idx));
-    m += static_cast<std::size_t>(__builtin_popcount(keep));
-  }
-  return m;
-}
-#endif
+// a valid lower bound. The rule is the kernel table's elkan_filter (ref/, avx2/,
+// avx512/kmeans_*.cpp), the same bits on every ISA.
 
 class Elkan final : public AlgoBase {
  public:
@@ -78,9 +35,7 @@ class Elkan final : public AlgoBase {
     n_ = in.n; k_ = k;
     assign_huge(u_, n_, kInf);
     assign_huge(l_, n_ * k_, 0.0f);
-#ifdef PK_ACCEL_X86
-    avx512_ = active_isa() == Isa::avx512;
-#endif
+    kt_ = &kmeans_kernel_table();  // elkan_filter, dispatched once per fit
   }
   std::size_t state_bytes() const override { return accel_state_bytes(Algorithm::elkan, n_, k_, 0); }
   void moved(const std::vector<double>& p) override {
@@ -197,14 +152,11 @@ class Elkan final : public AlgoBase {
   std::size_t filter_(float* L, std::size_t a, double thr, double T2, bool shift, std::int32_t* cand) const {
     const float thrf = up32(thr), T2f = up32(T2);
     const float* gap = ccf_.data() + a * k_;
-#ifdef PK_ACCEL_X86
-    if (avx512_) return filter_avx512(L, pf_.data(), gap, k_, thrf, T2f, shift, cand);
-#endif
-    return filter_scalar(L, pf_.data(), gap, k_, thrf, T2f, shift, cand);
+    return kt_->elkan_filter(L, pf_.data(), gap, k_, thrf, T2f, shift, cand);
   }
 
   std::size_t n_ = 0, k_ = 0;
-  bool avx512_ = false;
+  const KmeansKernelTable* kt_ = nullptr;
   std::vector<double> u_;
   std::vector<float> l_;
   std::vector<double> p_, cc_;

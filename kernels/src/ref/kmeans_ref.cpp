@@ -71,8 +71,38 @@ void panel16_scan_s(const float* x, float xn, std::size_t d, const float* panels
   }
 }
 
+// One row against listed centroids: sqdist_canonical's sequence per centroid.
+void list_sqdist_s(const float* x, float xn, std::size_t d, const float* c, const float* cnorm,
+                   const std::int32_t* idx, std::size_t m, float* out) {
+  for (std::size_t t = 0; t < m; ++t) {
+    const float* cj = c + static_cast<std::size_t>(idx[t]) * d;
+    float acc = 0.0f;
+    for (std::size_t j = 0; j < d; ++j) acc = std::fma(x[j], cj[j], acc);
+    const float v = std::fma(-2.0f, acc, xn + cnorm[idx[t]]);
+    out[t] = v < 0.0f ? 0.0f : v;
+  }
+}
+
+// Elkan's filter: the decrement rounded down by 2^-22 relative (fp32), then both tests.
+std::size_t elkan_filter_s(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
+                           bool shift, std::int32_t* cand) {
+  std::size_t m = 0;
+  for (std::size_t j = 0; j < k; ++j) {
+    float l = L[j];
+    if (shift) {
+      const float mag = std::fabs(l) + pf[j];
+      l = (l - pf[j]) - 0x1p-22f * mag;
+      L[j] = l;
+    }
+    cand[m] = static_cast<std::int32_t>(j);
+    m += !(l > thr) & !(gap[j] > T2);
+  }
+  return m;
+}
+
 }  // namespace
 
-const detail::KmeansKernelTable kKmeansTable = {Isa::scalar, &panel16_sqdist_s, &own_sqdist_s, &panel16_scan_s};
+const detail::KmeansKernelTable kKmeansTable = {Isa::scalar,    &panel16_sqdist_s, &own_sqdist_s,
+                                                 &panel16_scan_s, &list_sqdist_s,    &elkan_filter_s};
 
 }  // namespace personakit::scalar
