@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/uio.h>
 
 #include "h5util.hpp"
 #include "raw.hpp"
@@ -202,9 +203,20 @@ void H5RowSource::will_need(std::size_t row0, std::size_t nrows) {
   for (std::size_t r = row0; r < end;) {
     const detail::RawRun& run = s.raw.runs()[s.raw.run_of(r)];
     const std::size_t stop = std::min<std::size_t>(end, static_cast<std::size_t>(run.row0 + run.rows));
+    const off_t off = static_cast<off_t>(run.offset + (r - run.row0) * s.raw.row_bytes());
+    const off_t len = static_cast<off_t>((stop - r) * s.raw.row_bytes());
+    // WILLNEED walks every page of the range even when all are cached (0.16-0.5 ms per
+    // 16 MiB here, up to a sixth of a streamed Lloyd pass), so first ask, for one byte
+    // at the end of the range, whether it is cached (RWF_NOWAIT: no I/O, EAGAIN if
+    // not). Cached end: the stretch was read or written as a whole, skip the hint.
+    char probe;
+    iovec iov{&probe, 1};
+    if (::preadv2(s.raw.fd(), &iov, 1, off + len - 1, RWF_NOWAIT) == 1) {
+      r = stop;
+      continue;
+    }
     // A hint: the kernel starts reading what is not cached yet and returns.
-    (void)::posix_fadvise(s.raw.fd(), static_cast<off_t>(run.offset + (r - run.row0) * s.raw.row_bytes()),
-                          static_cast<off_t>((stop - r) * s.raw.row_bytes()), POSIX_FADV_WILLNEED);
+    (void)::posix_fadvise(s.raw.fd(), off, len, POSIX_FADV_WILLNEED);
     r = stop;
   }
 }

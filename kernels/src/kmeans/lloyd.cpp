@@ -6,6 +6,8 @@
 // strict convergence (no label changed) or when sum ||c_{t+1} - c_t||^2 <= tol_abs.
 // After a stop on tol or max_iter, one more assignment pass makes labels and inertia
 // those of the returned centroids (as scikit-learn's final E-step).
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -167,6 +169,8 @@ class StreamOps final : public PassOps {
       // through DRAM. The same chunks and the same reduction order as below: the
       // same bits. The operating system's read-ahead is asked for the next span.
       const std::size_t n = in_.n, span = red_.group() * kChunkRows;
+      // One kChunkRows×d buffer per OpenMP thread, for this pass only.
+      std::vector<std::vector<float>> xbuf(static_cast<std::size_t>(omp_get_max_threads()));
       src_.begin_pass();
       src_.will_need(0, std::min(n, span));
       for (std::size_t row0 = 0; row0 < n; row0 += span) {
@@ -174,10 +178,10 @@ class StreamOps final : public PassOps {
         if (row0 + nb < n) src_.will_need(row0 + nb, std::min(span, n - row0 - nb));
         const std::size_t c0 = row0 / kChunkRows;
         red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
-          thread_local std::vector<float> xbuf;
-          if (xbuf.size() < kChunkRows * d) xbuf.assign(kChunkRows * d, 0.0f);
-          src_.read_range(row0 + r0, m, xbuf.data());
-          chunk(xbuf.data(), row0 + r0, m, p);
+          std::vector<float>& xb = xbuf.at(static_cast<std::size_t>(omp_get_thread_num()));
+          if (xb.size() < kChunkRows * d) xb.resize(kChunkRows * d);
+          src_.read_range(row0 + r0, m, xb.data());
+          chunk(xb.data(), row0 + r0, m, p);
         }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
       }
       rows_seen_ = n;
