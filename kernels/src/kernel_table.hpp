@@ -175,6 +175,11 @@ const KmeansKernelTable& kmeans_kernel_table(Isa isa);   // throws Error if not 
 
 }  // namespace personakit::detail
 
-namespace personakit::scalar { extern const detail::KmeansKernelTable kKmeansTable; }
+namespace personakit::scalar {
+extern const detail::KmeansKernelTable kKmeansTable;
+// The reference elkan_filter, shared by the AVX2 table (ref/kmeans_ref.cpp).
+std::size_t elkan_filter(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2, bool shift,
+                         std::int32_t* cand);
+}
 namespace personakit::avx2 { extern const detail::KmeansKernelTable kKmeansTable; }
 namespace personakit::avx512 { extern const detail::KmeansKernelTable kKmeansTable; }

@@ -156,27 +156,9 @@ void list_sqdist_k(const float* x, float xn, std::size_t d, const float* c, cons
   }
 }
 
-// elkan_filter: the scalar rule (fp-contract is off, so the decrement keeps its two
-// roundings); branch-free, the compiler vectorises the decrement.
-std::size_t elkan_filter_k(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
-                           bool shift, std::int32_t* cand) {
-  std::size_t m = 0;
-  for (std::size_t j = 0; j < k; ++j) {
-    float l = L[j];
-    if (shift) {
-      const float mag = __builtin_fabsf(l) + pf[j];
-      l = (l - pf[j]) - 0x1p-22f * mag;
-      L[j] = l;
-    }
-    cand[m] = static_cast<std::int32_t>(j);
-    m += !(l > thr) & !(gap[j] > T2);
-  }
-  return m;
-}
-
 }  // namespace
 
 const detail::KmeansKernelTable kKmeansTable = {Isa::avx2,      &panel16_sqdist_k, &own_sqdist_k,
-                                                 &panel16_scan_k, &list_sqdist_k,    &elkan_filter_k};
+                                                 &panel16_scan_k, &list_sqdist_k,    &scalar::elkan_filter};
 
 }  // namespace personakit::avx2

@@ -83,9 +83,12 @@ void list_sqdist_s(const float* x, float xn, std::size_t d, const float* c, cons
   }
 }
 
+}  // namespace
+
 // Elkan's filter: the decrement rounded down by 2^-22 relative (fp32), then both tests.
-std::size_t elkan_filter_s(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
-                           bool shift, std::int32_t* cand) {
+// Also the AVX2 table's entry (branch-free already; nothing for wider vectors to add).
+std::size_t elkan_filter(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
+                         bool shift, std::int32_t* cand) {
   std::size_t m = 0;
   for (std::size_t j = 0; j < k; ++j) {
     float l = L[j];
@@ -100,9 +103,7 @@ std::size_t elkan_filter_s(float* L, const float* pf, const float* gap, std::siz
   return m;
 }
 
-}  // namespace
-
 const detail::KmeansKernelTable kKmeansTable = {Isa::scalar,    &panel16_sqdist_s, &own_sqdist_s,
-                                                 &panel16_scan_s, &list_sqdist_s,    &elkan_filter_s};
+                                                 &panel16_scan_s, &list_sqdist_s,    &elkan_filter};
 
 }  // namespace personakit::scalar
