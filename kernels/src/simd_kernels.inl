@@ -447,9 +447,121 @@ void nearest2_rows(const float* x, std::size_t d, const float* xnorm, const Pack
   }
 }
 
+// ---- nearest2, rows in lanes ----------------------------------------------
+// nearest_t's layout (one row per lane, centroids visited in increasing index) with
+// the reference's top-2 update per lane: if (v < b1) {b2 = b1; b1 = v} else if
+// (v < b2) b2 = v. Visiting in index order with strict < IS the reference's
+// sequence, so the lane's final (b1, i1, b2, i2) are the row's answer: no cross-lane
+// merge. Always clamped (the reference's v < 0 ? 0 : v on every pair).
+template <int T>
+inline __attribute__((always_inline)) void nearest2_t_group(const float* xt, std::size_t d, const float* crow,
+                                                            const float* cn, int t0, const F (&xn)[kTTiles],
+                                                            F (&b1)[kTTiles], I (&i1)[kTTiles], F (&b2)[kTTiles],
+                                                            I (&i2)[kTTiles]) {
+  F acc[kTTiles][T];
+#pragma GCC unroll 4
+  for (int tile = 0; tile < kTTiles; ++tile)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[tile][t] = S::zero();
+  for (std::size_t j = 0; j < d; ++j) {
+    F xv[kTTiles];
+#pragma GCC unroll 4
+    for (int tile = 0; tile < kTTiles; ++tile) xv[tile] = S::load(xt + j * kTRows + tile * W);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const F cb = S::set1(crow[std::size_t(t) * d + j]);
+#pragma GCC unroll 4
+      for (int tile = 0; tile < kTTiles; ++tile) acc[tile][t] = S::fma(xv[tile], cb, acc[tile][t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) {
+    const F cnb = S::set1(cn[t]);
+    const I id = S::set1i(t0 + t);
+#pragma GCC unroll 4
+    for (int tile = 0; tile < kTTiles; ++tile) {
+      const F dv = S::max0(S::fma(S::set1(-2.0f), acc[tile][t], S::add(xn[tile], cnb)));
+      const M m1 = S::lt(dv, b1[tile]);
+      const M m2 = S::lt(dv, b2[tile]);
+      b2[tile] = S::sel(m2, dv, b2[tile]);
+      i2[tile] = S::seli(m2, id, i2[tile]);
+      b2[tile] = S::sel(m1, b1[tile], b2[tile]);
+      i2[tile] = S::seli(m1, i1[tile], i2[tile]);
+      b1[tile] = S::sel(m1, dv, b1[tile]);
+      i1[tile] = S::seli(m1, id, i1[tile]);
+    }
+  }
+}
+
+template <int T>
+inline void nearest2_t_tail(int rem, const float* xt, std::size_t d, const float* crow, const float* cn, int t0,
+                            const F (&xn)[kTTiles], F (&b1)[kTTiles], I (&i1)[kTTiles], F (&b2)[kTTiles],
+                            I (&i2)[kTTiles]) {
+  if constexpr (T > 1) {
+    if (rem == T) { nearest2_t_group<T>(xt, d, crow, cn, t0, xn, b1, i1, b2, i2); return; }
+    nearest2_t_tail<T - 1>(rem, xt, d, crow, cn, t0, xn, b1, i1, b2, i2);
+  } else {
+    nearest2_t_group<1>(xt, d, crow, cn, t0, xn, b1, i1, b2, i2);
+  }
+}
+
+void nearest2_t(const float* x, std::size_t n, std::size_t d, const float* xnorm, const PackedCentroids& c,
+                std::int32_t* labels, float* dist, std::int32_t* label2, float* dist2) {
+  alignas(64) float xt[kTMaxD * kTRows];
+  alignas(64) float xnb[kTRows];
+  alignas(64) float v1[kTRows], v2[kTRows];
+  alignas(64) std::int32_t a1[kTRows], a2[kTRows];
+  const std::size_t k = c.k();
+  const float* cr = c.rows();
+  const float* cn = c.norms();
+  for (std::size_t i0 = 0; i0 < n; i0 += kTRows) {
+    const std::size_t nr = (n - i0 < std::size_t(kTRows)) ? n - i0 : std::size_t(kTRows);
+    transpose_rows(x + i0 * d, nr, d, xt);
+    F xn[kTTiles], b1[kTTiles], b2[kTTiles];
+    I i1[kTTiles], i2[kTTiles];
+    if (xnorm) {
+      for (std::size_t r = 0; r < std::size_t(kTRows); ++r) xnb[r] = r < nr ? xnorm[i0 + r] : 0.0f;
+#pragma GCC unroll 4
+      for (int tile = 0; tile < kTTiles; ++tile) xn[tile] = S::load(xnb + tile * W);
+    } else {
+      // Canonical norms from the transposed block: fma(x_j, x_j, acc), j in order.
+#pragma GCC unroll 4
+      for (int tile = 0; tile < kTTiles; ++tile) xn[tile] = S::zero();
+      for (std::size_t j = 0; j < d; ++j)
+#pragma GCC unroll 4
+        for (int tile = 0; tile < kTTiles; ++tile) {
+          const F v = S::load(xt + j * kTRows + tile * W);
+          xn[tile] = S::fma(v, v, xn[tile]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int tile = 0; tile < kTTiles; ++tile) {
+      b1[tile] = b2[tile] = S::set1(__builtin_inff());
+      i1[tile] = i2[tile] = S::set1i(-1);
+    }
+    std::size_t t0 = 0;
+    for (; t0 + kTCents <= k; t0 += kTCents) nearest2_t_group<kTCents>(xt, d, cr + t0 * d, cn + t0, int(t0), xn, b1, i1, b2, i2);
+    if (t0 < k) nearest2_t_tail<kTCents - 1>(int(k - t0), xt, d, cr + t0 * d, cn + t0, int(t0), xn, b1, i1, b2, i2);
+#pragma GCC unroll 4
+    for (int tile = 0; tile < kTTiles; ++tile) {
+      S::store(v1 + tile * W, b1[tile]);
+      S::store(v2 + tile * W, b2[tile]);
+      S::storei(a1 + tile * W, i1[tile]);
+      S::storei(a2 + tile * W, i2[tile]);
+    }
+    for (std::size_t r = 0; r < nr; ++r) {
+      labels[i0 + r] = a1[r] < 0 ? 0 : a1[r];
+      if (dist) dist[i0 + r] = v1[r];
+      label2[i0 + r] = a2[r];
+      if (dist2) dist2[i0 + r] = v2[r];
+    }
+  }
+}
+
 void nearest2_k(const float* x, std::size_t n, std::size_t d, const float* xnorm,
                 const PackedCentroids& c, std::int32_t* labels, float* dist,
                 std::int32_t* label2, float* dist2) {
+  if (use_rows_in_lanes(d, c.k())) { nearest2_t(x, n, d, xnorm, c, labels, dist, label2, dist2); return; }
   with_norms(x, n, d, xnorm, [&](const float* xb, std::size_t nb, const float* xn, std::size_t off) {
     std::size_t i = 0;
     for (; i + kRows2nd <= nb; i += kRows2nd)

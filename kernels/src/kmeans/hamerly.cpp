@@ -147,12 +147,14 @@ class Hamerly final : public AlgoBase {
                        std::uint64_t* evals) override {
     const std::size_t k = k_, d = in.d;
     // s_a: half of Hamerly's s; here the full gap, used as δ(x, c_j) >= s_a - u.
+    // From the symmetric gap matrix (each pair once).
     std::vector<double> s(k, kInf);
-#pragma omp parallel for schedule(dynamic, 4)
+    centre_gaps(C, cc_);
     for (std::size_t a = 0; a < k; ++a) {
+      const double* row = cc_.data() + a * k;
       double m = kInf;
       for (std::size_t b = 0; b < k; ++b)
-        if (b != a) m = std::min(m, centre_gap(C.pc.rows() + a * d, C.pc.rows() + b * d, d, C.rho));
+        if (b != a) m = std::min(m, row[b]);
       s[a] = m;
     }
     // Largest and second-largest shift, for max_{j != a} p_j.
@@ -250,7 +252,7 @@ class Hamerly final : public AlgoBase {
   std::size_t n_ = 0, k_ = 0;
   std::vector<double> u_;
   std::vector<float> l_;
-  std::vector<double> p_;
+  std::vector<double> p_, cc_;
   bool pending_ = false;
 };
 
