@@ -333,31 +333,36 @@ TEST_F(Direct, StreamedLloydGivesTheInMemoryBitsWithParallelAndBlockReads) {
   auto x = pktest::pattern(n, d);
   const std::string p = path("lloyd.h5");
   pkd::write_matrix(p, x.data(), n, d);
-  personakit::KMeansParams kp;
-  kp.k = 7;
-  kp.init = personakit::Init::random;
-  kp.seed = 5;
-  kp.max_iter = 6;
-  kp.tol = 0;
-  const auto mem = personakit::fit(x.data(), n, d, kp);
-  kp.memory_limit = std::size_t(1) << 20;  // 5 chunks in flight: 3 spans per streamed pass
-  struct Way {
-    Reader r;
-    bool parallel;
-  };
-  for (const Way w : {Way{Reader::pread, true}, Way{Reader::pread, false}, Way{Reader::hdf5, true},
-                      Way{Reader::mmap, true}}) {
-    SCOPED_TRACE(static_cast<int>(w.r) * 10 + w.parallel);
-    pkd::H5RowSource src(p, "/features", kOver + 2 * 4 * d * 4096);
-    src.set_reader(w.r);
-    src.set_parallel_reads(w.parallel);
-    EXPECT_EQ(src.parallel_reads(), w.r == Reader::pread && w.parallel);
-    const auto st = personakit::fit(src, kp);
-    EXPECT_EQ(st.iterations, mem.iterations);
-    EXPECT_EQ(st.inertia, mem.inertia);
-    EXPECT_EQ(st.sizes, mem.sizes);
-    ASSERT_EQ(st.centroids.size(), mem.centroids.size());
-    EXPECT_EQ(0, std::memcmp(st.centroids.data(), mem.centroids.data(), mem.centroids.size() * 4));
+  std::vector<float> weights(n);
+  for (std::size_t i = 0; i < n; ++i) weights[i] = static_cast<float>(1 + (i * 7) % 5) * 0.5f;
+  for (const bool weighted : {false, true}) {
+    personakit::KMeansParams kp;
+    kp.k = 7;
+    kp.init = personakit::Init::random;
+    kp.seed = 5;
+    kp.max_iter = 6;
+    kp.tol = 0;
+    kp.weights = weighted ? weights.data() : nullptr;
+    const auto mem = personakit::fit(x.data(), n, d, kp);
+    kp.memory_limit = std::size_t(1) << 20;  // 5 chunks in flight: 3 spans per streamed pass
+    struct Way {
+      Reader r;
+      bool parallel;
+    };
+    for (const Way w : {Way{Reader::pread, true}, Way{Reader::pread, false}, Way{Reader::hdf5, true},
+                        Way{Reader::mmap, true}}) {
+      SCOPED_TRACE(static_cast<int>(w.r) * 10 + w.parallel + (weighted ? 100 : 0));
+      pkd::H5RowSource src(p, "/features", kOver + 2 * 4 * d * 4096);
+      src.set_reader(w.r);
+      src.set_parallel_reads(w.parallel);
+      EXPECT_EQ(src.parallel_reads(), w.r == Reader::pread && w.parallel);
+      const auto st = personakit::fit(src, kp);
+      EXPECT_EQ(st.iterations, mem.iterations);
+      EXPECT_EQ(st.inertia, mem.inertia);
+      EXPECT_EQ(st.sizes, mem.sizes);
+      ASSERT_EQ(st.centroids.size(), mem.centroids.size());
+      EXPECT_EQ(0, std::memcmp(st.centroids.data(), mem.centroids.data(), mem.centroids.size() * 4));
+    }
   }
 }
 
