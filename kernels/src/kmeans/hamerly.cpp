@@ -134,6 +134,8 @@ class Hamerly final : public AlgoBase {
  public:
   void prepare(const RunInput& in, std::size_t k) override {
     n_ = in.n; k_ = k;
+    tighten_ = true;
+    passes_ = 0;
     assign_huge(u_, n_, kInf);
     assign_huge(l_, n_, 0.0f);
   }
@@ -168,10 +170,15 @@ class Hamerly final : public AlgoBase {
     }
     const bool shift = pending_ && !first;
     pending_ = false;
+    // Tightening (D(i, a) exactly, then the test again) only pays while it settles a
+    // fair share of the rows that fail the loose test. When it settled < 5 % of them,
+    // the next passes send those rows straight to the full scan (the scan sets u and l
+    // afresh, so results do not change), probing again every 8th pass.
+    const bool tighten = tighten_ || (++passes_ % 8 == 0);
     const KmeansKernelTable& kt = kmeans_kernel_table();  // dispatch once per pass
-    std::uint64_t ev = 0, changes = 0;
+    std::uint64_t ev = 0, changes = 0, tried = 0, settled = 0;
     const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
-#pragma omp parallel reduction(+ : ev, changes)
+#pragma omp parallel reduction(+ : ev, changes, tried, settled)
     {
       std::vector<std::size_t> scan;
       scan.reserve(B);
@@ -200,6 +207,7 @@ class Hamerly final : public AlgoBase {
           }
           const double z = std::max(l, sub_dn(s[a], u));
           if (u < kInf && proves(z, u * u + 2 * E)) { u_[i] = u; l_[i] = lo32(l); continue; }
+          if (!tighten) { scan.push_back(i); continue; }
           need[nneed] = static_cast<std::uint32_t>(i - r0);  // block-relative
           needc[nneed] = labels[i];
           needl[nneed] = l;
@@ -218,9 +226,10 @@ class Hamerly final : public AlgoBase {
           const double l = needl[r];
           const double u = upper_from(Da, E);
           const double z = std::max(l, sub_dn(s[a], u));
-          if (proves(z, static_cast<double>(Da) + E)) { u_[i] = u; l_[i] = lo32(l); continue; }
+          if (proves(z, static_cast<double>(Da) + E)) { u_[i] = u; l_[i] = lo32(l); ++settled; continue; }
           scan.push_back(i);
         }
+        tried += nneed;
         // Full scans with the tuned kernel: Lloyd's argmin (lowest index on ties) and
         // the second smallest D (assign_nearest2 gives the same bits as assign_nearest).
         const std::size_t m = scan.size();
@@ -245,11 +254,14 @@ class Hamerly final : public AlgoBase {
       }
     }
     *evals += ev;
+    if (tighten && tried > 0) tighten_ = settled * 20 >= tried;
     return changes;
   }
 
  private:
   std::size_t n_ = 0, k_ = 0;
+  bool tighten_ = true;
+  std::uint64_t passes_ = 0;
   std::vector<double> u_;
   std::vector<float> l_;
   std::vector<double> p_, cc_;
