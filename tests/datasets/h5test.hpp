@@ -107,4 +107,20 @@ inline std::vector<float> pattern(std::size_t n, std::size_t d, std::uint32_t sa
   return x;
 }
 
+// The rows and block boundaries of one streamed pass.
+struct Pass {
+  std::vector<float> x;
+  std::vector<std::size_t> starts, sizes;
+};
+
+inline Pass run_pass(personakit::datasets::H5RowSource& src, std::size_t align) {
+  Pass p;
+  src.for_each_block(align, [&](const float* x, std::size_t r0, std::size_t nr) {
+    p.starts.push_back(r0);
+    p.sizes.push_back(nr);
+    p.x.insert(p.x.end(), x, x + nr * src.cols());
+  });
+  return p;
+}
+
 }  // namespace pktest

@@ -15,21 +15,8 @@ class Stream : public pktest::TempDirTest {};
 
 constexpr std::size_t kOver = pkd::H5RowSource::kOverheadBytes;
 
-// The rows and block boundaries of one pass.
-struct Pass {
-  std::vector<float> x;
-  std::vector<std::size_t> starts, sizes;
-};
-
-Pass run_pass(pkd::H5RowSource& src, std::size_t align) {
-  Pass p;
-  src.for_each_block(align, [&](const float* x, std::size_t r0, std::size_t nr) {
-    p.starts.push_back(r0);
-    p.sizes.push_back(nr);
-    p.x.insert(p.x.end(), x, x + nr * src.cols());
-  });
-  return p;
-}
+using pktest::Pass;
+using pktest::run_pass;
 
 TEST_F(Stream, SameRowsAsReadMatrixForEveryLimitAndAlignment) {
   const std::size_t n = 10007, d = 7;  // n prime: no block size divides it

@@ -19,6 +19,20 @@ namespace {
 
 constexpr std::size_t kL = detail::kGroupLanes;
 
+// acc[p] = the masked lanes' dot_canonical chains of x with sub-panel pan[p], j = 0..d-1
+// (x[j] broadcast once for all P sub-panels: P independent fma chains; unmasked lanes 0).
+template <int P>
+inline __attribute__((always_inline)) void masked_dots(const float* x, std::size_t d, const float* const (&pan)[P],
+                                                      const __mmask16 (&mk)[P], __m512 (&acc)[P]) {
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  for (std::size_t j = 0; j < d; ++j) {
+    const __m512 xb = _mm512_set1_ps(x[j]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], xb, _mm512_loadu_ps(pan[p] + j * kL), acc[p]);
+  }
+}
+
 template <int P>
 inline void panels_p(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
                      const std::int32_t* which, const std::uint16_t* masks, float* out) {
@@ -29,13 +43,8 @@ inline void panels_p(const float* x, float xn, std::size_t d, const float* panel
   for (int p = 0; p < P; ++p) {
     pan[p] = panels + static_cast<std::size_t>(which[p]) * d * kL;
     mk[p] = static_cast<__mmask16>(masks[p]);
-    acc[p] = _mm512_setzero_ps();
   }
-  for (std::size_t j = 0; j < d; ++j) {
-    const __m512 xb = _mm512_set1_ps(x[j]);
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], xb, _mm512_loadu_ps(pan[p] + j * kL), acc[p]);
-  }
+  masked_dots<P>(x, d, pan, mk, acc);
   const __m512 xv = _mm512_set1_ps(xn), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
@@ -107,13 +116,8 @@ inline void scan_p(const float* x, float xn, std::size_t d, const float* panels,
   for (int p = 0; p < P; ++p) {
     pan[p] = panels + static_cast<std::size_t>(jobs[ids[p]].sp) * d * kL;
     mk[p] = static_cast<__mmask16>(res[ids[p]].mask);
-    acc[p] = _mm512_setzero_ps();
   }
-  for (std::size_t j = 0; j < d; ++j) {
-    const __m512 xb = _mm512_set1_ps(x[j]);
-#pragma GCC unroll 8
-    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], xb, _mm512_loadu_ps(pan[p] + j * kL), acc[p]);
-  }
+  masked_dots<P>(x, d, pan, mk, acc);
   const __m512 xv = _mm512_set1_ps(xn), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
   const __m512 inf = _mm512_set1_ps(__builtin_inff());
 #pragma GCC unroll 8
