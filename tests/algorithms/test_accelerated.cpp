@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -112,10 +113,12 @@ struct Trace {
   pk::KMeansResult res;
 };
 
+// src: fit streamed from it (fit(RowSource&)) instead of in memory; memory_limit: 0 = none.
 Trace run(const Data& D, pk::Algorithm a, const std::vector<float>& init, std::size_t k,
-          double tol, int max_iter) {
+          double tol, int max_iter, pk::RowSource* src = nullptr, std::size_t memory_limit = 0) {
   Trace t;
   pk::KMeansParams p;
+  p.memory_limit = memory_limit;
   p.k = k;
   p.algorithm = a;
   p.init = pk::Init::given;
@@ -127,7 +130,7 @@ Trace run(const Data& D, pk::Algorithm a, const std::vector<float>& init, std::s
     EXPECT_EQ(static_cast<std::size_t>(it), t.labels.size() + 1) << "iterations numbered 1, 2, ...";
     t.labels.emplace_back(lab, lab + D.n);
   };
-  t.res = pk::fit(D.x.data(), D.n, D.d, p);
+  t.res = src ? pk::fit(*src, p) : pk::fit(D.x.data(), D.n, D.d, p);
   return t;
 }
 
@@ -344,4 +347,168 @@ TEST(Accelerated, YinyangGroupPanelsEveryIsa) {
     }
   }
   pk::force_isa(saved);
+}
+
+// ---------------------------------------------------------------------------------
+// Streamed (fit(RowSource&)): one pass over the source per iteration, labels and bounds
+// in memory, the update's fp64 partials per fixed chunk added in chunk order: the same
+// labels at every iteration and the same bits as in memory.
+namespace {
+
+// A source with no data(): blocks of `units` chunks through for_each_block, or, with
+// ranges, per-chunk range reads from the threads that compute the chunks (the HDF5
+// source's pread path; tests/datasets/test_direct.cpp runs the real one).
+class StreamSource final : public pk::RowSource {
+ public:
+  StreamSource(const Data& D, std::size_t units, bool ranges) : D_(D), units_(units), ranges_(ranges) {}
+  std::size_t rows() const override { return D_.n; }
+  std::size_t cols() const override { return D_.d; }
+  void for_each_block(std::size_t align, const BlockFn& fn) override {
+    ++passes;
+    const std::size_t step = std::max<std::size_t>(1, align) * units_;
+    for (std::size_t r = 0; r < D_.n; r += step) {
+      const std::size_t m = std::min(step, D_.n - r);
+      buf_.assign(D_.x.begin() + static_cast<std::ptrdiff_t>(r * D_.d),
+                  D_.x.begin() + static_cast<std::ptrdiff_t>((r + m) * D_.d));
+      fn(buf_.data(), r, m);
+    }
+  }
+  void read_rows(const std::uint64_t* idx, std::size_t count, float* out) override {
+    for (std::size_t t = 0; t < count; ++t) std::memcpy(out + t * D_.d, &D_.x[idx[t] * D_.d], D_.d * sizeof(float));
+  }
+  bool parallel_reads() const override { return ranges_; }
+  void read_range(std::size_t row0, std::size_t nrows, float* out) override {
+    std::memcpy(out, &D_.x[row0 * D_.d], nrows * D_.d * sizeof(float));
+  }
+  void begin_pass() override { ++passes; }
+  int passes = 0;
+
+ private:
+  const Data& D_;
+  std::size_t units_;
+  bool ranges_;
+  std::vector<float> buf_;
+};
+
+constexpr std::size_t kChunk = 4096;  // detail::kChunkRows: the update's fixed chunk
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pk::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// Six chunks and a partial one, k = 24, with and without (zero and fractional) weights,
+// stopped after 3 iterations (then the final assignment pass) and run to convergence;
+// the source read in blocks of two chunks and by per-chunk range reads, at 1 and 2
+// threads. Per-iteration labels, final labels, centroids (bytes), inertia (bits),
+// iterations, sizes, and the distance count (the same rows take the same paths).
+TEST(Accelerated, StreamedEqualsInMemoryBitForBit) {
+  Data D = blobs(6 * kChunk + 777, 8, 20, 6.0, 123);
+  const std::size_t k = 24;
+  const auto init = pick_rows(D, k, 9);
+  std::vector<float> w(D.n);
+  std::mt19937_64 g(17);
+  for (auto& v : w) v = (g() % 5 == 0) ? 0.0f : static_cast<float>(1 + g() % 7) * 0.25f;
+  for (const bool weighted : {false, true}) {
+    D.w = weighted ? w : std::vector<float>{};
+    for (const int max_iter : {3, 300}) {
+      Trace lloyd;
+      {
+        const Threads scope(2);
+        lloyd = run(D, pk::Algorithm::lloyd, init, k, 0.0, max_iter);
+      }
+      if (max_iter == 300) EXPECT_TRUE(lloyd.res.converged) << "the case must reach strict convergence";
+      for (const auto a : kVariants) {
+        Trace mem;
+        {
+          const Threads scope(2);
+          mem = run(D, a, init, k, 0.0, max_iter);
+        }
+        for (const bool ranges : {false, true})
+          for (const int threads : {1, 2}) {
+            const std::string what = std::string(pk::algorithm_name(a)) + (weighted ? " weighted" : "") +
+                                     " max_iter=" + std::to_string(max_iter) + (ranges ? " ranges" : " blocks") +
+                                     " threads=" + std::to_string(threads);
+            SCOPED_TRACE(what);
+            const Threads scope(threads);
+            StreamSource src(D, 2, ranges);
+            const Trace str = run(D, a, init, k, 0.0, max_iter, &src);
+            expect_same(mem, str, what);
+            expect_same(lloyd, str, what);
+            EXPECT_EQ(mem.res.distance_evaluations, str.res.distance_evaluations);
+            EXPECT_EQ(str.res.algorithm, a);
+            // One pass per iteration (the first also reads the statistics) plus the final one.
+            EXPECT_EQ(src.passes, str.res.iterations + 2);
+          }
+      }
+    }
+  }
+}
+
+// Empty clusters (two initial centroids far from every row) take the streamed re-seed
+// pass: the same farthest rows, the same moves and bound resets as in memory. Progress
+// sees the same inertia at every iteration.
+TEST(Accelerated, StreamedReseedAndProgressEqualInMemory) {
+  const Threads scope(2);
+  Data D = blobs(3 * kChunk + 100, 16, 8, 10.0, 61);
+  auto init = pick_rows(D, 7, 1);
+  for (std::size_t f = 0; f < D.d; ++f) init[3 * D.d + f] = 1000.0f;
+  for (std::size_t f = 0; f < D.d; ++f) init[5 * D.d + f] = -1000.0f;
+  for (const auto a : kVariants) {
+    SCOPED_TRACE(pk::algorithm_name(a));
+    const Trace mem = run(D, a, init, 7, 0.0, 40);
+    StreamSource src(D, 1, true);
+    const Trace str = run(D, a, init, 7, 0.0, 40, &src);
+    expect_same(mem, str, pk::algorithm_name(a));
+    for (auto s : str.res.sizes) EXPECT_GT(s, 0);
+    auto trace = [&](pk::RowSource* from) {
+      std::vector<double> v;
+      pk::KMeansParams p;
+      p.k = 7; p.algorithm = a; p.init = pk::Init::given; p.init_centroids = init.data(); p.tol = 0;
+      p.progress = [&](const pk::Progress& pr) { v.push_back(pr.inertia); return true; };
+      const auto r = from ? pk::fit(*from, p) : pk::fit(D.x.data(), D.n, D.d, p);
+      v.push_back(r.inertia);
+      return v;
+    };
+    StreamSource again(D, 3, false);
+    const auto ref = trace(nullptr);
+    EXPECT_GT(ref.size(), 2u);
+    EXPECT_EQ(ref, trace(&again));
+  }
+}
+
+// The bounds must fit the memory limit: 4n bytes of labels, the variant's bounds
+// (Elkan 4nk + 8n, Hamerly and Exponion 12n, Yinyang 4nt + 8n) and the partials in
+// flight. At 1 MiB with n = 25353, k = 24: Elkan (2.9 MiB) is refused with a clear
+// error; the others (< 0.8 MiB) run, report state within the limit, and keep the bits
+// (the limit also shrinks the group of chunks in flight, which must not matter).
+TEST(Accelerated, StreamedStateMustFitTheMemoryLimit) {
+  const Threads scope(2);
+  Data D = blobs(6 * kChunk + 777, 8, 20, 6.0, 7);
+  const std::size_t k = 24, limit = std::size_t(1) << 20;
+  const auto init = pick_rows(D, k, 3);
+  for (const auto a : kVariants) {
+    SCOPED_TRACE(pk::algorithm_name(a));
+    StreamSource src(D, 2, true);
+    if (a == pk::Algorithm::elkan) {
+      const std::string e = error_of([&] { run(D, a, init, k, 0.0, 5, &src, limit); });
+      EXPECT_NE(e.find("streamed elkan needs"), std::string::npos) << e;
+      EXPECT_NE(e.find("more than the memory limit of 1.0 MiB"), std::string::npos) << e;
+      EXPECT_EQ(src.passes, 0) << "refused before reading the source";
+      continue;
+    }
+    const Trace str = run(D, a, init, k, 0.0, 5, &src, limit);
+    EXPECT_LE(str.res.state_bytes, limit);
+    EXPECT_GE(str.res.state_bytes, 16 * D.n);  // labels and at least 12 bytes of bounds per row
+    expect_same(run(D, a, init, k, 0.0, 5), str, pk::algorithm_name(a));
+    // A limit below the labels alone is refused for every variant.
+    const std::string e = error_of([&] { run(D, a, init, k, 0.0, 5, &src, 64 << 10); });
+    EXPECT_NE(e.find(std::string("streamed ") + pk::algorithm_name(a) + " needs"), std::string::npos) << e;
+  }
 }

@@ -354,6 +354,54 @@ TEST_F(Direct, StreamedLloydGivesTheInMemoryBitsWithParallelAndBlockReads) {
   }
 }
 
+// The accelerated variants stream too (labels and bounds in memory, one pass per
+// iteration): through every reader, the fit (init included: n is below the init's
+// sampling threshold) gives the in-memory bits, labels and all.
+TEST_F(Direct, StreamedAcceleratedGivesTheInMemoryBits) {
+  const std::size_t n = 45000, d = 16;  // 11 chunks of 4096 rows, the last partial
+  auto x = pktest::pattern(n, d, 3);
+  const std::string p = path("accel.h5");
+  pkd::write_matrix(p, x.data(), n, d);
+  std::vector<float> weights(n);
+  for (std::size_t i = 0; i < n; ++i) weights[i] = static_cast<float>((i * 7) % 5) * 0.5f;  // 1 in 5 zero
+  for (const auto a : {personakit::Algorithm::hamerly, personakit::Algorithm::elkan, personakit::Algorithm::yinyang,
+                       personakit::Algorithm::exponion}) {
+    for (const bool weighted : {false, true}) {
+      personakit::KMeansParams kp;
+      kp.k = 20;
+      kp.algorithm = a;
+      kp.init = personakit::Init::kmeanspp;
+      kp.seed = 11;
+      kp.max_iter = 5;
+      kp.tol = 0;
+      kp.weights = weighted ? weights.data() : nullptr;
+      const auto mem = personakit::fit(x.data(), n, d, kp);
+      kp.memory_limit = std::size_t(8) << 20;  // Elkan's bounds: 4nk + 8n = 3.9 MiB
+      struct Way {
+        Reader r;
+        bool parallel;
+      };
+      for (const Way w : {Way{Reader::pread, true}, Way{Reader::pread, false}, Way{Reader::hdf5, true}}) {
+        SCOPED_TRACE(std::string(personakit::algorithm_name(a)) + " reader " + std::to_string(static_cast<int>(w.r)) +
+                     (w.parallel ? " parallel" : "") + (weighted ? " weighted" : ""));
+        pkd::H5RowSource src(p, "/features", kOver + 2 * 4 * d * 4096);
+        src.set_reader(w.r);
+        src.set_parallel_reads(w.parallel);
+        const auto st = personakit::fit(src, kp);
+        EXPECT_EQ(st.algorithm, a);
+        EXPECT_EQ(st.iterations, mem.iterations);
+        EXPECT_EQ(st.converged, mem.converged);
+        EXPECT_EQ(st.inertia, mem.inertia);
+        EXPECT_EQ(st.sizes, mem.sizes);
+        EXPECT_EQ(st.labels, mem.labels);
+        EXPECT_LE(st.state_bytes, kp.memory_limit);
+        ASSERT_EQ(st.centroids.size(), mem.centroids.size());
+        EXPECT_EQ(0, std::memcmp(st.centroids.data(), mem.centroids.data(), mem.centroids.size() * 4));
+      }
+    }
+  }
+}
+
 // Range reads: the rows asked for, checked like the blocks (non-finite values and a
 // file cut under the source are errors naming the file), refused without pread.
 TEST_F(Direct, ReadRangeDeliversCheckedRowsAndRefusesOtherReaders) {

@@ -218,30 +218,64 @@ inline void centre_gaps(const Centres& C, std::vector<double>& cc) {
 // The iteration driver shared by the variants (defined in hamerly.cpp). It mirrors
 // run_lloyd's loop exactly (lloyd.cpp): iteration t assigns every row to c_t,
 // calls on_assignment(t, labels), updates c_{t+1} with update_centroids' exact steps
-// (hamerly.cpp: Update keeps the chunk reducer across iterations; empty clusters
-// re-seeded from exact distances), reports progress, stops on strict
-// convergence (no label changed) or shift <= tol_abs, and after a stop on tol or
-// max_iter assigns once more so labels and inertia belong to the returned centroids.
+// (fp64 partials per kChunkRows chunk added in chunk order; empty clusters re-seeded
+// from exact distances), reports progress, stops on strict convergence (no label
+// changed) or shift <= tol_abs, and after a stop on tol or max_iter assigns once more
+// so labels and inertia belong to the returned centroids.
 // Exact distances of every row to its own centroid (n evaluations) are computed only
 // when a cluster is empty (re-seeding needs them), when a progress callback wants the
 // inertia, and once at the end for the inertia.
+//
+// In memory (run_bounded) a pass assigns all n rows in one assign_rows call (the
+// variants' 256-row blocks in parallel), then update_centroids sweeps the rows.
+// Streamed (run_bounded_streamed) a pass reads the rows chunk by chunk (stream_chunks,
+// chunked.hpp), assigns each chunk with assign_rows on that thread and accumulates the
+// chunk's update partial while its rows are in cache; labels and bounds stay in memory.
+// Rows are assigned independently (a row's label and bounds depend only on its own
+// bounds and on the pass's tables), so either way gives the same labels and bits.
+
+// Counts of one pass, summed over its assign_rows calls (integers: the totals do not
+// depend on how the rows were split).
+struct AssignCounts {
+  std::uint64_t changes = 0;  // rows whose label changed
+  std::uint64_t evals = 0;    // distances computed
+  std::uint64_t tried = 0, settled = 0;  // Hamerly's tightening statistics
+  void add(const AssignCounts& o) {
+    changes += o.changes;
+    evals += o.evals;
+    tried += o.tried;
+    settled += o.settled;
+  }
+};
+
 class AlgoBase {
  public:
   virtual ~AlgoBase() = default;
-  // Allocate the bounds for in.n rows and k centroids.
+  // Allocate the bounds for in.n rows (of in.d features) and k centroids.
   virtual void prepare(const RunInput& in, std::size_t k) = 0;
   virtual std::size_t state_bytes() const = 0;
-  // Lloyd's labels for the centroids C, in place. first: no valid bounds yet.
-  // Returns the number of rows whose label changed; adds the distances computed to *evals.
-  virtual std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels,
-                               bool first, std::uint64_t* evals) = 0;
-  // The centroids moved by at most p[j] since the last assign (applied lazily).
+  // A pass assigning every row to the centroids C: per-pass tables (centre gaps,
+  // shifts). first: no valid bounds yet.
+  virtual void begin_pass(const Centres& C, bool first) = 0;
+  // Lloyd's labels for the rows [row0, row0 + rows.n): rows is a view whose x, xnorm
+  // (and weights) start at row row0; labels[0..rows.n) are those rows' labels, updated
+  // in place; the bounds are indexed by row0 + i. Adds to cnt. Calls on disjoint row
+  // ranges may run concurrently (inside a parallel region the loops run serially).
+  virtual void assign_rows(const RunInput& rows, std::size_t row0, const Centres& C, std::int32_t* labels,
+                           AssignCounts& cnt) = 0;
+  // The pass is over; total: its counts.
+  virtual void end_pass(const AssignCounts& /*total*/) {}
+  // The centroids moved by at most p[j] since the last pass (applied lazily).
   virtual void moved(const std::vector<double>& p) = 0;
-  // These rows' labels were changed outside assign (empty-cluster re-seeding).
+  // These rows' labels were changed outside assign_rows (empty-cluster re-seeding).
   virtual void reset_rows(const std::vector<std::size_t>& rows) = 0;
 };
 
 RunOutput run_bounded(const RunInput& in, std::vector<float> centroids, AlgoBase& algo);
+// The same run with the rows read from src, one pass per iteration (in.x unused; in.n,
+// in.d, in.weights as in memory): the same centroids, labels, inertia and iterations,
+// bit for bit.
+RunOutput run_bounded_streamed(RowSource& src, const RunInput& in, std::vector<float> centroids, AlgoBase& algo);
 
 // Yinyang's number of centroid groups: t = max(1, k/10).
 inline std::size_t yinyang_groups(std::size_t k) { return std::max<std::size_t>(1, k / 10); }

@@ -8,14 +8,19 @@
 // total += p_1, ...). Chunks run in parallel in groups of G (G only bounds memory:
 // grouping does not change the sequence of additions, so G may depend on anything).
 #pragma once
+#include <omp.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "kmeans/internal.hpp"
+#include "personakit/error.hpp"
+#include "personakit/source.hpp"
 
 namespace personakit::detail {
 
@@ -162,6 +167,67 @@ class ChunkReducer {
   bool acc_;
   std::vector<ChunkPartial> parts_;
 };
+
+// Bytes for the chunk partials in flight of a streamed pass: a quarter of the memory
+// limit (64 MiB without one).
+inline std::size_t stream_budget(std::size_t memory_limit) {
+  return memory_limit ? memory_limit / 4 : std::size_t{64} << 20;
+}
+
+// A source's block [row0, row0 + nb) must start a chunk and, unless it is the last,
+// hold whole chunks; otherwise the chunks (and so the bits) would not be the in-memory ones.
+inline void check_chunk_block(std::size_t row0, std::size_t nb, std::size_t n) {
+  if (row0 % kChunkRows != 0 || (nb % kChunkRows != 0 && row0 + nb != n))
+    throw Error("row source broke the block alignment (block at row " + std::to_string(row0) + " of " +
+                std::to_string(nb) + " rows, alignment " + std::to_string(kChunkRows) + ")");
+}
+
+// One streamed pass over the n×d rows of src, chunk by chunk, for the exact streamed
+// algorithms (lloyd.cpp, hamerly.cpp's run_bounded_streamed): fn(xc, g0, m, part) for
+// the chunk of rows [g0, g0 + m) at xc (m×d, valid during the call), in parallel over
+// the chunks of each of red's groups; then the partials are added into t in chunk order
+// and after(c, part) runs for global chunk c, serially, in chunk order.
+// A source with parallel range reads (the HDF5 source's pread reader) is not read in
+// blocks: each chunk is read (pread out of the page cache) by the thread that computes
+// it, into that thread's own kChunkRows×d buffer, so the copy lands in L2 and the
+// kernels read it there instead of a reader thread streaming whole blocks through
+// DRAM; the operating system's read-ahead is asked for the next span. Other sources
+// deliver blocks aligned to kChunkRows. The same chunks in the same order either way:
+// the same bits. Throws when the source breaks the alignment or delivers too few rows.
+template <class F, class A>
+void stream_chunks(RowSource& src, std::size_t n, std::size_t d, ChunkReducer& red, Totals& t, const F& fn,
+                   const A& after) {
+  std::size_t seen = 0;
+  if (src.parallel_reads()) {
+    const std::size_t span = red.group() * kChunkRows;
+    // One kChunkRows×d buffer per OpenMP thread, for this pass only.
+    std::vector<std::vector<float>> xbuf(static_cast<std::size_t>(omp_get_max_threads()));
+    src.begin_pass();
+    src.will_need(0, std::min(n, span));
+    for (std::size_t row0 = 0; row0 < n; row0 += span) {
+      const std::size_t nb = std::min(span, n - row0);
+      if (row0 + nb < n) src.will_need(row0 + nb, std::min(span, n - row0 - nb));
+      const std::size_t c0 = row0 / kChunkRows;
+      red.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+        std::vector<float>& xb = xbuf.at(static_cast<std::size_t>(omp_get_thread_num()));
+        if (xb.size() < kChunkRows * d) xb.resize(kChunkRows * d);
+        src.read_range(row0 + r0, m, xb.data());
+        fn(static_cast<const float*>(xb.data()), row0 + r0, m, p);
+      }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
+    }
+    seen = n;
+  } else {
+    src.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
+      check_chunk_block(row0, nb, n);
+      const std::size_t c0 = row0 / kChunkRows;
+      red.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
+        fn(xb + r0 * d, row0 + r0, m, p);
+      }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
+      seen = row0 + nb;
+    });
+  }
+  if (seen != n) throw Error("row source delivered " + std::to_string(seen) + " rows, expected " + std::to_string(n));
+}
 
 // Workspace of update_centroids kept across iterations (internal.hpp).
 class UpdateWorkspace {

@@ -49,29 +49,38 @@ class Elkan final : public AlgoBase {
     for (const std::size_t i : rows) u_[i] = kInf;
   }
 
-  std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels, bool first,
-                       std::uint64_t* evals) override {
-    const std::size_t k = k_, d = in.d;
+  void begin_pass(const Centres& C, bool first) override {
+    const std::size_t k = k_;
+    first_ = first;
     centre_gaps(C, cc_);
-    std::vector<double> s(k, kInf);
+    s_.assign(k, kInf);
     ccf_.resize(k * k);
     for (std::size_t a = 0; a < k; ++a)
       for (std::size_t b = 0; b < k; ++b) {
-        if (b != a) s[a] = std::min(s[a], cc_[a * k + b]);
+        if (b != a) s_[a] = std::min(s_[a], cc_[a * k + b]);
         ccf_[a * k + b] = b == a ? std::numeric_limits<float>::infinity() : lo32(cc_[a * k + b]);
       }
-    const bool shift = pending_ && !first;
+    shift_ = pending_ && !first;
     pending_ = false;
+  }
+
+  void assign_rows(const RunInput& in, std::size_t row0, const Centres& C, std::int32_t* labels,
+                   AssignCounts& cnt) override {
+    const std::size_t k = k_, d = in.d, n = in.n;
+    const bool first = first_, shift = shift_;
+    const double* s = s_.data();
+    double* U = u_.data() + row0;      // this range's bounds, by local row
+    float* Lb = l_.data() + row0 * k;
     const ExactDist ed;
     std::uint64_t ev = 0, changes = 0;
-    const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
+    const std::size_t B = kBlockRows, nblocks = (n + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes)
     {
       std::vector<float> buf(first ? B * k : k);
       std::vector<std::int32_t> cand(k + 16);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
-        const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
+        const std::size_t r0 = blk * B, r1 = std::min(n, r0 + B);
         if (first) {
           // No bounds yet: all k distances with the tuned kernel.
           sqdist_rows(in.x + r0 * d, r1 - r0, d, in.xnorm + r0, C.pc, buf.data(), k);
@@ -79,7 +88,7 @@ class Elkan final : public AlgoBase {
           for (std::size_t i = r0; i < r1; ++i) {
             const float* Di = buf.data() + (i - r0) * k;
             const double E = C.row_error(in.xnorm[i]);
-            float* L = l_.data() + i * k;
+            float* L = Lb + i * k;
             std::int32_t b = 0;
             for (std::size_t j = 0; j < k; ++j) {
               L[j] = lo32(lower_from(Di[j], E));
@@ -87,7 +96,7 @@ class Elkan final : public AlgoBase {
             }
             changes += (b != labels[i]);
             labels[i] = b;
-            u_[i] = upper_from(Di[static_cast<std::size_t>(b)], E);
+            U[i] = upper_from(Di[static_cast<std::size_t>(b)], E);
           }
           continue;
         }
@@ -95,22 +104,22 @@ class Elkan final : public AlgoBase {
           const float* xi = in.x + i * d;
           const float xn = in.xnorm[i];
           const double E = C.row_error(xn);
-          float* L = l_.data() + i * k;
+          float* L = Lb + i * k;
           const std::int32_t a = labels[i];
           const std::size_t au = static_cast<std::size_t>(a);
-          double u = u_[i];
+          double u = U[i];
           if (shift) u = add_up(u, p_[au]);
           double thr = thr_of(u * u + 2 * E);
           if (u < kInf && sub_dn(s[au], u) > thr) {
             // Every other centroid is out (s_a - u); only the lazy decrement remains.
             if (shift) filter_(L, au, thr, thr, true, cand.data());
-            u_[i] = u;
+            U[i] = u;
             continue;
           }
           // Candidates not provably worse than a under the loose bound.
           double T2 = add_up(u, thr);  // gap > T2  =>  gap - u > thr
           const std::size_t m = filter_(L, au, thr, T2, shift, cand.data());
-          if (m == 0) { u_[i] = u; continue; }
+          if (m == 0) { U[i] = u; continue; }
           // Tighten u with the exact D(i, a) and filter again.
           const float Da = ed.one(xi, xn, C.pc, a);
           ++ev;
@@ -140,12 +149,12 @@ class Elkan final : public AlgoBase {
           }
           changes += (b != a);
           labels[i] = b;
-          u_[i] = upper_from(Db, E);
+          U[i] = upper_from(Db, E);
         }
       }
     }
-    *evals += ev;
-    return changes;
+    cnt.evals += ev;
+    cnt.changes += changes;
   }
 
  private:
@@ -162,14 +171,18 @@ class Elkan final : public AlgoBase {
   std::vector<double> p_, cc_;
   std::vector<float> pf_, ccf_;
   bool pending_ = false;
+  // The pass in progress (begin_pass); read-only while rows are assigned.
+  bool first_ = true, shift_ = false;
+  std::vector<double> s_;
 };
 
 }  // namespace
 }  // namespace accel
 
-RunOutput run_elkan(const RunInput& in, std::vector<float> centroids) {
+RunOutput run_elkan(const RunInput& in, std::vector<float> centroids, RowSource* src) {
   accel::Elkan e;
-  return accel::run_bounded(in, std::move(centroids), e);
+  return src ? accel::run_bounded_streamed(*src, in, std::move(centroids), e)
+             : accel::run_bounded(in, std::move(centroids), e);
 }
 
 }  // namespace personakit::detail

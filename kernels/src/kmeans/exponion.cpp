@@ -37,9 +37,9 @@ class Exponion final : public AlgoBase {
     }
   }
 
-  std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels, bool first,
-                       std::uint64_t* evals) override {
-    const std::size_t k = k_, d = in.d, m1 = k - 1;
+  void begin_pass(const Centres& C, bool first) override {
+    const std::size_t k = k_, m1 = k - 1;
+    first_ = first;
     // Sorted neighbour lists: nb_[a*(k-1) + r], gap_[...] ascending.
     std::vector<double> cc;
     centre_gaps(C, cc);
@@ -57,22 +57,33 @@ class Exponion final : public AlgoBase {
       });
       for (std::size_t q = 0; q < m1; ++q) gap_[a * m1 + q] = row[nb[q]];
     }
-    double p1 = 0, p2 = 0;
-    std::size_t j1 = k;
-    const bool shift = pending_ && !first;
+    p1_ = 0;
+    p2_ = 0;
+    j1_ = k;
+    shift_ = pending_ && !first;
     pending_ = false;
-    if (shift)
+    if (shift_)
       for (std::size_t j = 0; j < k; ++j) {
-        if (p_[j] > p1) {
-          p2 = p1;
-          p1 = p_[j];
-          j1 = j;
-        } else if (p_[j] > p2)
-          p2 = p_[j];
+        if (p_[j] > p1_) {
+          p2_ = p1_;
+          p1_ = p_[j];
+          j1_ = j;
+        } else if (p_[j] > p2_)
+          p2_ = p_[j];
       }
+  }
+
+  void assign_rows(const RunInput& in, std::size_t row0, const Centres& C, std::int32_t* labels,
+                   AssignCounts& cnt) override {
+    const std::size_t k = k_, d = in.d, n = in.n, m1 = k - 1;
+    const bool first = first_, shift = shift_;
+    const double p1 = p1_, p2 = p2_;
+    const std::size_t j1 = j1_;
+    double* U = u_.data() + row0;  // this range's bounds, by local row
+    float* Lo = l_.data() + row0;
     const ExactDist ed;
     std::uint64_t ev = 0, changes = 0;
-    const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
+    const std::size_t B = kBlockRows, nblocks = (n + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes)
     {
       std::vector<float> buf(16), D1b(B), D2b(B);
@@ -80,7 +91,7 @@ class Exponion final : public AlgoBase {
       std::int32_t cand[16];
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
-        const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
+        const std::size_t r0 = blk * B, r1 = std::min(n, r0 + B);
         if (first) {
           // No bounds yet: the tuned kernel's nearest and second nearest.
           assign_nearest2(in.x + r0 * d, r1 - r0, d, in.xnorm + r0, C.pc, l1.data(), D1b.data(), l2.data(),
@@ -90,8 +101,8 @@ class Exponion final : public AlgoBase {
             const double E = C.row_error(in.xnorm[i]);
             changes += (l1[i - r0] != labels[i]);
             labels[i] = l1[i - r0];
-            u_[i] = upper_from(D1b[i - r0], E);
-            l_[i] = k > 1 ? lo32(lower_from(D2b[i - r0], E)) : std::numeric_limits<float>::infinity();
+            U[i] = upper_from(D1b[i - r0], E);
+            Lo[i] = k > 1 ? lo32(lower_from(D2b[i - r0], E)) : std::numeric_limits<float>::infinity();
           }
           continue;
         }
@@ -101,7 +112,7 @@ class Exponion final : public AlgoBase {
           const double E = C.row_error(xn);
           const std::int32_t a = labels[i];
           const std::size_t au = static_cast<std::size_t>(a);
-          double u = u_[i], l = l_[i];
+          double u = U[i], l = Lo[i];
           if (shift) {
             u = add_up(u, p_[au]);
             l = sub_dn(l, au == j1 ? p2 : p1);
@@ -109,8 +120,8 @@ class Exponion final : public AlgoBase {
           const double sa = m1 ? gap_[au * m1] : kInf;
           double z = std::max(l, sub_dn(sa, u));
           if (u < kInf && proves(z, u * u + 2 * E)) {
-            u_[i] = u;
-            l_[i] = lo32(l);
+            U[i] = u;
+            Lo[i] = lo32(l);
             continue;
           }
           const float Da = ed.one(xi, xn, C.pc, a);
@@ -118,8 +129,8 @@ class Exponion final : public AlgoBase {
           u = upper_from(Da, E);
           z = std::max(l, sub_dn(sa, u));
           if (proves(z, static_cast<double>(Da) + E)) {
-            u_[i] = u;
-            l_[i] = lo32(l);
+            U[i] = u;
+            Lo[i] = lo32(l);
             continue;
           }
           // Ball search around c_a, nearest neighbours first, in batches of up to 16.
@@ -158,13 +169,13 @@ class Exponion final : public AlgoBase {
           }
           changes += (b != a);
           labels[i] = b;
-          u_[i] = upper_from(D1, E);
-          l_[i] = lo32(std::min(lower_from(D2, E), rest));
+          U[i] = upper_from(D1, E);
+          Lo[i] = lo32(std::min(lower_from(D2, E), rest));
         }
       }
     }
-    *evals += ev;
-    return changes;
+    cnt.evals += ev;
+    cnt.changes += changes;
   }
 
  private:
@@ -175,14 +186,19 @@ class Exponion final : public AlgoBase {
   std::vector<std::int32_t> nb_;
   std::vector<double> gap_;
   bool pending_ = false;
+  // The pass in progress (begin_pass); read-only while rows are assigned.
+  bool first_ = true, shift_ = false;
+  double p1_ = 0, p2_ = 0;
+  std::size_t j1_ = 0;
 };
 
 }  // namespace
 }  // namespace accel
 
-RunOutput run_exponion(const RunInput& in, std::vector<float> centroids) {
+RunOutput run_exponion(const RunInput& in, std::vector<float> centroids, RowSource* src) {
   accel::Exponion e;
-  return accel::run_bounded(in, std::move(centroids), e);
+  return src ? accel::run_bounded_streamed(*src, in, std::move(centroids), e)
+             : accel::run_bounded(in, std::move(centroids), e);
 }
 
 }  // namespace personakit::detail

@@ -247,14 +247,17 @@ std::size_t minibatch_init_rows(const KMeansParams& p, std::size_t n) {
   return std::min(m, n);
 }
 
+// In memory (in.x set; src: a MatrixSource for mini-batch) or, for the accelerated
+// variants, streamed from src (in.x null).
 detail::RunOutput dispatch(Algorithm a, RowSource* src, const detail::RunInput& in, std::vector<float> c) {
+  RowSource* stream = in.x ? nullptr : src;
   switch (a) {
     case Algorithm::automatic:
     case Algorithm::lloyd: return detail::run_lloyd(in, std::move(c));
-    case Algorithm::elkan: return detail::run_elkan(in, std::move(c));
-    case Algorithm::hamerly: return detail::run_hamerly(in, std::move(c));
-    case Algorithm::yinyang: return detail::run_yinyang(in, std::move(c));
-    case Algorithm::exponion: return detail::run_exponion(in, std::move(c));
+    case Algorithm::elkan: return detail::run_elkan(in, std::move(c), stream);
+    case Algorithm::hamerly: return detail::run_hamerly(in, std::move(c), stream);
+    case Algorithm::yinyang: return detail::run_yinyang(in, std::move(c), stream);
+    case Algorithm::exponion: return detail::run_exponion(in, std::move(c), stream);
     case Algorithm::minibatch: return detail::run_minibatch(*src, in, std::move(c));
   }
   throw Error("unknown algorithm");
@@ -355,9 +358,23 @@ KMeansResult fit(RowSource& src, const KMeansParams& p) {
   validate_params(n, d, p);
   validate_weights(p.weights, n);
   const Algorithm algo = p.algorithm == Algorithm::automatic ? Algorithm::lloyd : p.algorithm;
-  if (algo != Algorithm::lloyd && algo != Algorithm::minibatch)
-    throw Error(std::string("algorithm ") + algorithm_name(algo) + " cannot run streamed yet: use lloyd or minibatch");
+  const bool bounded = algo != Algorithm::lloyd && algo != Algorithm::minibatch;
 
+  // Labels are kept (and returned) when they are small: <= 4 Mi rows and within a
+  // quarter of the memory limit. Otherwise label changes are detected by per-chunk hashes.
+  const bool keep_labels = n <= (std::size_t{1} << 22) && (p.memory_limit == 0 || 4 * n <= p.memory_limit / 4);
+  // The accelerated variants keep labels and bounds in memory: 4n bytes of labels plus
+  // accel_state_bytes (e.g. Hamerly 12n, Elkan 4nk + 8n) and the update's partials.
+  const std::size_t state = algo == Algorithm::lloyd
+      ? (keep_labels ? 4 * n : n / detail::kChunkRows * 8 + 8) +
+            detail::ChunkReducer::group_for(p.k, d, detail::stream_budget(p.memory_limit)) *
+                detail::ChunkReducer::bytes_per_chunk(p.k, d)
+      : bounded ? detail::streamed_accel_state_bytes(algo, n, p.k, d, p.memory_limit)
+                : algorithm_state_bytes(Algorithm::minibatch, 0, p.k, d);
+  if (p.memory_limit && state > p.memory_limit)
+    throw Error(std::string("streamed ") + algorithm_name(algo) + " needs " + mib(state) + " of state, more than the memory limit of " + mib(p.memory_limit));
+
+  // Statistics pass (after the state check: a fit that cannot run reads nothing).
   Stats st(d);
   std::size_t seen = 0;
   src.for_each_block(detail::kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
@@ -369,16 +386,6 @@ KMeansResult fit(RowSource& src, const KMeansParams& p) {
   if (st.bad) throw_bad(st);
   const double var_mean = st.variance_mean();
 
-  // Labels are kept (and returned) when they are small: <= 4 Mi rows and within a
-  // quarter of the memory limit. Otherwise label changes are detected by per-chunk hashes.
-  const bool keep_labels = n <= (std::size_t{1} << 22) && (p.memory_limit == 0 || 4 * n <= p.memory_limit / 4);
-  const std::size_t state = algo == Algorithm::lloyd
-      ? (keep_labels ? 4 * n : n / detail::kChunkRows * 8 + 8) +
-            detail::ChunkReducer::group_for(p.k, d, p.memory_limit ? p.memory_limit / 4 : std::size_t{64} << 20) *
-                detail::ChunkReducer::bytes_per_chunk(p.k, d)
-      : algorithm_state_bytes(Algorithm::minibatch, 0, p.k, d);
-  if (p.memory_limit && state > p.memory_limit)
-    throw Error(std::string("streamed ") + algorithm_name(algo) + " needs " + mib(state) + " of state, more than the memory limit of " + mib(p.memory_limit));
   // Init sample: all rows when n <= max(2^20, 64 k) (then identical to the in-memory
   // init, bit for bit), else a seeded uniform sample of that many rows. Deliberately not
   // derived from memory_limit: a limit-dependent sample made the streamed k-means++ /
@@ -406,7 +413,8 @@ KMeansResult fit(RowSource& src, const KMeansParams& p) {
     res.init_seconds += since(ti);
     in.run = r;
     detail::RunOutput out = algo == Algorithm::minibatch ? detail::run_minibatch(src, in, std::move(c))
-                                                         : detail::run_lloyd_streamed(src, in, std::move(c), keep_labels, p.max_iter);
+                            : bounded ? dispatch(algo, &src, in, std::move(c))
+                                      : detail::run_lloyd_streamed(src, in, std::move(c), keep_labels, p.max_iter);
     res.distance_evaluations += out.distance_evaluations;
     res.lloyd_equivalent += out.lloyd_equivalent ? out.lloyd_equivalent
                                                  : static_cast<std::uint64_t>(n) * p.k * static_cast<std::uint64_t>(out.iterations);

@@ -4,8 +4,9 @@
 // worse (bounds.hpp), first with the loose u, then with the exact D(i, a) (computed for
 // the rows of a 256-row block that need it by the dispatched own_sqdist, eight fma
 // chains at a time); otherwise all k distances are computed. Also holds the driver
-// shared by the four variants (the update is update_centroids with a workspace kept
-// across iterations).
+// shared by the four variants, in memory (the update is update_centroids with a
+// workspace kept across iterations) and streamed from a RowSource (one pass per
+// iteration, the update's chunk partials made in the same pass; bounds.hpp).
 #include <algorithm>
 #include <cmath>
 
@@ -31,48 +32,52 @@ bool has_empty_cluster(const std::int32_t* labels, const float* w, std::size_t n
   return seen < k;
 }
 
-// dist[i] = D(i, labels[i]) for every row: n evaluations, by 256-row blocks with the
-// dispatched own_sqdist (independent fma chains interleaved; canonical bits).
-void exact_dist(const RunInput& in, const Centres& C, const std::int32_t* labels, float* dist) {
+// dist[i] = D(i, labels[i]) for the n rows of x: n evaluations, by 256-row blocks with
+// the dispatched own_sqdist (independent fma chains interleaved; canonical bits, so a
+// row's value does not depend on the block it is in). OpenMP over blocks (serial
+// inside a parallel region).
+void exact_dist(const float* x, const float* xnorm, std::size_t n, std::size_t d, const Centres& C,
+                const std::int32_t* labels, float* dist) {
   const KmeansKernelTable& kt = kmeans_kernel_table();
-  const std::size_t d = in.d, B = kBlockRows, nblocks = (in.n + B - 1) / B;
+  const std::size_t B = kBlockRows, nblocks = (n + B - 1) / B;
   std::uint32_t iota[kBlockRows];
   for (std::size_t r = 0; r < B; ++r) iota[r] = static_cast<std::uint32_t>(r);
 #pragma omp parallel for schedule(static)
   for (std::size_t blk = 0; blk < nblocks; ++blk) {
-    const std::size_t r0 = blk * B, m = std::min(B, in.n - r0);
-    kt.own_sqdist(in.x + r0 * d, d, iota, m, in.xnorm + r0, C.pc.rows(), C.pc.norms(), labels + r0, dist + r0);
+    const std::size_t r0 = blk * B, m = std::min(B, n - r0);
+    kt.own_sqdist(x + r0 * d, d, iota, m, xnorm + r0, C.pc.rows(), C.pc.norms(), labels + r0, dist + r0);
   }
 }
 
-}  // namespace
+// Streamed state besides the bounds: labels and the update's chunk partials in flight.
+std::size_t streamed_common_bytes(std::size_t n, std::size_t k, std::size_t d, std::size_t memory_limit) {
+  return 4 * n + ChunkReducer::group_for(k, d, stream_budget(memory_limit)) * ChunkReducer::bytes_per_chunk(k, d);
+}
 
-RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo) {
-  if (in0.d == 0 || c.empty() || c.size() % in0.d != 0)
-    throw Error("accelerated k-means: centroids do not match the data's dimension");
-  const std::size_t n = in0.n, d = in0.d, k = c.size() / d;
-  RunInput in = in0;
-  std::vector<float> own_norms;
-  if (!in.xnorm) {
-    own_norms.resize(n);
-    row_norms(in.x, n, d, own_norms.data());
-    in.xnorm = own_norms.data();
-  }
+// One pass of the bounded loop and the update, in memory or streamed.
+class BoundedOps {
+ public:
+  virtual ~BoundedOps() = default;
+  // Assign every row to C (first: no bounds yet); returns the number of labels changed.
+  // want_inertia: the exact inertia of this assignment will be asked for by update().
+  virtual std::uint64_t assign(const Centres& C, bool first, bool want_inertia) = 0;
+  // c_{t+1} into next from the last assignment to C = c: update_centroids' steps (empty
+  // clusters re-seeded, the moved rows' bounds reset); returns the squared shift. Sets
+  // *inertia to the assignment's exact inertia when want_inertia or a cluster was empty.
+  virtual double update(const Centres& C, const std::vector<float>& c, std::vector<float>& next,
+                        bool want_inertia, double* inertia) = 0;
+  // After the loop: assign to C again when reassign, then the labels' exact inertia.
+  virtual double finish(const Centres& C, bool reassign, bool first) = 0;
+  std::vector<std::int32_t> labels;
+  std::uint64_t evals = 0;  // distances computed
+};
+
+RunOutput bounded_loop(BoundedOps& ops, const RunInput& in, std::vector<float> c, AlgoBase& algo) {
+  const std::size_t d = in.d, k = c.size() / d;
   const KMeansParams* P = in.params;
   const int max_iter = P ? P->max_iter : 300;
   const bool want_progress = P && static_cast<bool>(P->progress);
-
   RunOutput out;
-  std::vector<std::int32_t> labels;
-  std::vector<float> dist;
-  assign_huge(labels, n, std::int32_t{-1});
-  assign_huge(dist, n, 0.0f);
-  algo.prepare(in, k);
-  // Lloyd's own state (labels, distances, norms, update partials) plus the bounds.
-  out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, n, k, d) + algo.state_bytes();
-
-  // The update's totals and chunk partials live across iterations (update.cpp).
-  UpdateWorkspace update(k, d);
   Centres C;
   std::vector<float> next;
   std::vector<double> p;
@@ -80,25 +85,10 @@ RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo)
   double inertia = 0;
   for (int it = 1; it <= max_iter; ++it) {
     C.set(c, k, d);
-    const std::uint64_t changed = algo.assign(in, C, labels.data(), !have_bounds, &out.distance_evaluations);
+    const std::uint64_t changed = ops.assign(C, !have_bounds, want_progress);
     have_bounds = true;
-    if (P && P->on_assignment) P->on_assignment(it, labels.data());
-    const bool empty = has_empty_cluster(labels.data(), in.weights, n, k);
-    if (empty || want_progress) {
-      exact_dist(in, C, labels.data(), dist.data());
-      out.distance_evaluations += n;
-      inertia = inertia_from_dist(dist.data(), in.weights, n);
-    }
-    std::vector<std::int32_t> before;
-    if (empty) before = labels;
-    double shift = 0;
-    update_centroids(update, in.x, n, d, in.weights, labels.data(), dist.data(), k, c, next, nullptr, &shift);
-    if (empty) {
-      std::vector<std::size_t> rows;
-      for (std::size_t i = 0; i < n; ++i)
-        if (labels[i] != before[i]) rows.push_back(i);
-      algo.reset_rows(rows);
-    }
+    if (P && P->on_assignment) P->on_assignment(it, ops.labels.data());
+    const double shift = ops.update(C, c, next, want_progress, &inertia);
     out.iterations = it;
     report_progress(in, it, inertia, shift);
     centroid_shifts(c, next, k, d, p);
@@ -116,14 +106,236 @@ RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo)
     }
   }
   C.set(c, k, d);
-  if (!consistent) algo.assign(in, C, labels.data(), !have_bounds, &out.distance_evaluations);
-  exact_dist(in, C, labels.data(), dist.data());
-  out.distance_evaluations += n;
-  out.inertia = inertia_from_dist(dist.data(), in.weights, n);
+  out.inertia = ops.finish(C, !consistent, !have_bounds);
+  out.distance_evaluations = ops.evals;
   out.sizes.assign(k, 0);
-  for (std::size_t i = 0; i < n; ++i) ++out.sizes[static_cast<std::size_t>(labels[i])];
+  for (const std::int32_t l : ops.labels) ++out.sizes[static_cast<std::size_t>(l)];
   out.centroids = std::move(c);
-  out.labels = std::move(labels);
+  out.labels = std::move(ops.labels);
+  return out;
+}
+
+// In memory: one assign_rows call over all rows (the variants' blocks in parallel),
+// then update_centroids with a workspace kept across iterations.
+class MemoryBounded final : public BoundedOps {
+ public:
+  MemoryBounded(const RunInput& in, AlgoBase& algo, std::size_t k) : in_(in), algo_(algo), k_(k), update_(k, in.d) {
+    assign_huge(labels, in.n, std::int32_t{-1});
+    assign_huge(dist_, in.n, 0.0f);
+  }
+  std::uint64_t assign(const Centres& C, bool first, bool) override {
+    AssignCounts cnt;
+    algo_.begin_pass(C, first);
+    algo_.assign_rows(in_, 0, C, labels.data(), cnt);
+    algo_.end_pass(cnt);
+    evals += cnt.evals;
+    return cnt.changes;
+  }
+  double update(const Centres& C, const std::vector<float>& c, std::vector<float>& next, bool want_inertia,
+                double* inertia) override {
+    const std::size_t n = in_.n, d = in_.d;
+    const bool empty = has_empty_cluster(labels.data(), in_.weights, n, k_);
+    if (empty || want_inertia) {
+      exact_dist(in_.x, in_.xnorm, n, d, C, labels.data(), dist_.data());
+      evals += n;
+      *inertia = inertia_from_dist(dist_.data(), in_.weights, n);
+    }
+    std::vector<std::int32_t> before;
+    if (empty) before = labels;
+    double shift = 0;
+    update_centroids(update_, in_.x, n, d, in_.weights, labels.data(), dist_.data(), k_, c, next, nullptr, &shift);
+    if (empty) {
+      std::vector<std::size_t> rows;
+      for (std::size_t i = 0; i < n; ++i)
+        if (labels[i] != before[i]) rows.push_back(i);
+      algo_.reset_rows(rows);
+    }
+    return shift;
+  }
+  double finish(const Centres& C, bool reassign, bool first) override {
+    if (reassign) assign(C, first, false);
+    exact_dist(in_.x, in_.xnorm, in_.n, in_.d, C, labels.data(), dist_.data());
+    evals += in_.n;
+    return inertia_from_dist(dist_.data(), in_.weights, in_.n);
+  }
+
+ private:
+  const RunInput& in_;
+  AlgoBase& algo_;
+  std::size_t k_;
+  UpdateWorkspace update_;
+  std::vector<float> dist_;
+};
+
+// Streamed: each pass reads the rows chunk by chunk (stream_chunks); a chunk's norms
+// (row_norms: the bits of the in-memory fit's) go into its partial's scratch, its rows
+// are assigned by assign_rows on the thread that read them, and its update partial
+// (accumulate_sums, count_sizes: update_centroids' per-chunk steps) is made while the
+// rows are in cache. The partials are added in chunk order, as update_centroids adds
+// them, so the totals are the in-memory ones. Only labels and bounds stay in memory;
+// the exact distances that re-seeding, progress and the final inertia need are
+// recomputed per chunk (own_sqdist, the same bits as exact_dist).
+class StreamBounded final : public BoundedOps {
+ public:
+  StreamBounded(RowSource& src, const RunInput& in, AlgoBase& algo, std::size_t k)
+      : src_(src), in_(in), algo_(algo), k_(k), budget_(stream_budget(in.params ? in.params->memory_limit : 0)),
+        t_(k, in.d), red_(k, in.d, true, budget_), cnt_((in.n + kChunkRows - 1) / kChunkRows) {
+    assign_huge(labels, in.n, std::int32_t{-1});
+  }
+  std::uint64_t assign(const Centres& C, bool first, bool want_inertia) override {
+    const std::size_t d = in_.d;
+    algo_.begin_pass(C, first);
+    t_.clear();
+    stream_chunks(src_, in_.n, d, red_, t_, [&](const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) {
+      const RunInput v = view(xc, g0, m, p);
+      std::int32_t* lab = labels.data() + g0;
+      AssignCounts& cnt = cnt_[g0 / kChunkRows];
+      cnt = AssignCounts{};
+      algo_.assign_rows(v, g0, C, lab, cnt);
+      accumulate_sums(xc, m, d, lab, v.weights, p.sums.data(), p.wsum.data());
+      count_sizes(lab, m, p.sizes.data());
+      if (want_inertia) {
+        exact_dist(xc, v.xnorm, m, d, C, lab, p.dist.data());
+        cnt.evals += m;
+        p.inertia = chunk_inertia(p.dist.data(), v.weights, m);
+      }
+    }, [](std::size_t, const ChunkPartial&) {});
+    AssignCounts total;
+    for (const AssignCounts& c : cnt_) total.add(c);
+    algo_.end_pass(total);
+    evals += total.evals;
+    return total.changes;
+  }
+  double update(const Centres& C, const std::vector<float>& c, std::vector<float>& next, bool want_inertia,
+                double* inertia) override {
+    if (want_inertia) *inertia = t_.inertia;
+    const auto empty = empty_clusters(t_);
+    if (!empty.empty()) {
+      *inertia = reseed(C, empty);
+    }
+    return finalize_centroids(t_, c, next);
+  }
+  double finish(const Centres& C, bool reassign, bool first) override {
+    const std::size_t d = in_.d;
+    Totals t(0, 0);
+    ChunkReducer red(k_, d, false, budget_);
+    if (reassign) algo_.begin_pass(C, first);
+    stream_chunks(src_, in_.n, d, red, t, [&](const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) {
+      const RunInput v = view(xc, g0, m, p);
+      std::int32_t* lab = labels.data() + g0;
+      AssignCounts& cnt = cnt_[g0 / kChunkRows];
+      cnt = AssignCounts{};
+      if (reassign) algo_.assign_rows(v, g0, C, lab, cnt);
+      exact_dist(xc, v.xnorm, m, d, C, lab, p.dist.data());
+      cnt.evals += m;
+      p.inertia = chunk_inertia(p.dist.data(), v.weights, m);
+    }, [](std::size_t, const ChunkPartial&) {});
+    AssignCounts total;
+    for (const AssignCounts& c : cnt_) total.add(c);
+    if (reassign) algo_.end_pass(total);
+    evals += total.evals;
+    return t.inertia;
+  }
+
+ private:
+  // The chunk's rows as a RunInput (norms computed into the partial's scratch).
+  RunInput view(const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) const {
+    row_norms(xc, m, in_.d, p.norms.data());
+    RunInput v = in_;
+    v.x = xc;
+    v.n = m;
+    v.xnorm = p.norms.data();
+    v.weights = in_.weights ? in_.weights + g0 : nullptr;
+    return v;
+  }
+  // Extra pass when a cluster is empty: the exact distances of the last assignment
+  // (to C), the empty + k farthest rows of positive weight by far_before (the
+  // candidates reseed_in_memory takes), their rows read back with read_rows, then
+  // apply_reseed as update_centroids does. Returns the assignment's inertia.
+  double reseed(const Centres& C, const std::vector<std::size_t>& empty) {
+    const std::size_t d = in_.d, need = reseed_candidates_needed(empty.size(), k_);
+    const float* w = in_.weights;
+    std::vector<FarRow> cand;
+    Totals t(0, 0);
+    ChunkReducer red(k_, d, false, budget_);
+    stream_chunks(src_, in_.n, d, red, t, [&](const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) {
+      const RunInput v = view(xc, g0, m, p);
+      exact_dist(xc, v.xnorm, m, d, C, labels.data() + g0, p.dist.data());
+      p.inertia = chunk_inertia(p.dist.data(), v.weights, m);
+    }, [&](std::size_t c, const ChunkPartial& p) {
+      const std::size_t g0 = c * kChunkRows, m = std::min(kChunkRows, in_.n - g0);
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::uint64_t row = g0 + i;
+        if (w && !(w[row] > 0)) continue;
+        const FarRow f{p.dist[i], row};
+        if (cand.size() == need && !far_before(f, cand.back())) continue;
+        cand.insert(std::upper_bound(cand.begin(), cand.end(), f, far_before), f);
+        if (cand.size() > need) cand.pop_back();
+      }
+    });
+    evals += in_.n;
+    // The candidates' rows, read in ascending row order, then put in candidate order.
+    std::vector<std::uint64_t> idx(cand.size());
+    for (std::size_t q = 0; q < cand.size(); ++q) idx[q] = cand[q].row;
+    std::sort(idx.begin(), idx.end());
+    std::vector<float> rows(idx.size() * d), cx(cand.size() * d);
+    if (!idx.empty()) src_.read_rows(idx.data(), idx.size(), rows.data());
+    std::vector<std::int32_t> cl(cand.size());
+    std::vector<float> cw(cand.size());
+    for (std::size_t q = 0; q < cand.size(); ++q) {
+      const std::size_t at = static_cast<std::size_t>(std::lower_bound(idx.begin(), idx.end(), cand[q].row) - idx.begin());
+      std::memcpy(&cx[q * d], &rows[at * d], d * sizeof(float));
+      cl[q] = labels[cand[q].row];
+      cw[q] = w ? w[cand[q].row] : 1.0f;
+    }
+    const auto moves = apply_reseed(t_, empty, cand, cx.data(), cl.data(), cw.data());
+    std::vector<std::size_t> moved;
+    for (const auto& mv : moves) {
+      labels[mv.row] = mv.to;
+      moved.push_back(static_cast<std::size_t>(mv.row));
+    }
+    algo_.reset_rows(moved);
+    return t.inertia;
+  }
+
+  RowSource& src_;
+  const RunInput& in_;
+  AlgoBase& algo_;
+  std::size_t k_, budget_;
+  Totals t_;
+  ChunkReducer red_;
+  std::vector<AssignCounts> cnt_;  // per chunk, for the pass in progress
+};
+
+}  // namespace
+
+RunOutput run_bounded(const RunInput& in0, std::vector<float> c, AlgoBase& algo) {
+  if (in0.d == 0 || c.empty() || c.size() % in0.d != 0)
+    throw Error("accelerated k-means: centroids do not match the data's dimension");
+  const std::size_t n = in0.n, d = in0.d, k = c.size() / d;
+  RunInput in = in0;
+  std::vector<float> own_norms;
+  if (!in.xnorm) {
+    own_norms.resize(n);
+    row_norms(in.x, n, d, own_norms.data());
+    in.xnorm = own_norms.data();
+  }
+  algo.prepare(in, k);
+  MemoryBounded ops(in, algo, k);
+  RunOutput out = bounded_loop(ops, in, std::move(c), algo);
+  // Lloyd's own state (labels, distances, norms, update partials) plus the bounds.
+  out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, n, k, d) + algo.state_bytes();
+  return out;
+}
+
+RunOutput run_bounded_streamed(RowSource& src, const RunInput& in, std::vector<float> c, AlgoBase& algo) {
+  if (in.d == 0 || c.empty() || c.size() % in.d != 0)
+    throw Error("accelerated k-means: centroids do not match the data's dimension");
+  const std::size_t k = c.size() / in.d;
+  algo.prepare(in, k);
+  StreamBounded ops(src, in, algo, k);
+  RunOutput out = bounded_loop(ops, in, std::move(c), algo);
+  out.state_bytes = streamed_common_bytes(in.n, k, in.d, in.params ? in.params->memory_limit : 0) + algo.state_bytes();
   return out;
 }
 
@@ -145,39 +357,54 @@ class Hamerly final : public AlgoBase {
     for (const std::size_t i : rows) { u_[i] = kInf; l_[i] = 0.0f; }
   }
 
-  std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels, bool first,
-                       std::uint64_t* evals) override {
-    const std::size_t k = k_, d = in.d;
+  void begin_pass(const Centres& C, bool first) override {
+    const std::size_t k = k_;
+    first_ = first;
     // s_a: half of Hamerly's s; here the full gap, used as δ(x, c_j) >= s_a - u.
     // From the symmetric gap matrix (each pair once).
-    std::vector<double> s(k, kInf);
+    s_.assign(k, kInf);
     centre_gaps(C, cc_);
     for (std::size_t a = 0; a < k; ++a) {
       const double* row = cc_.data() + a * k;
       double m = kInf;
       for (std::size_t b = 0; b < k; ++b)
         if (b != a) m = std::min(m, row[b]);
-      s[a] = m;
+      s_[a] = m;
     }
     // Largest and second-largest shift, for max_{j != a} p_j.
-    double p1 = 0, p2 = 0;
-    std::size_t j1 = k;
-    if (pending_ && !first) {
+    p1_ = 0; p2_ = 0;
+    j1_ = k;
+    shift_ = pending_ && !first;
+    if (shift_) {
       for (std::size_t j = 0; j < k; ++j) {
-        if (p_[j] > p1) { p2 = p1; p1 = p_[j]; j1 = j; }
-        else if (p_[j] > p2) p2 = p_[j];
+        if (p_[j] > p1_) { p2_ = p1_; p1_ = p_[j]; j1_ = j; }
+        else if (p_[j] > p2_) p2_ = p_[j];
       }
     }
-    const bool shift = pending_ && !first;
     pending_ = false;
     // Tightening (D(i, a) exactly, then the test again) only pays while it settles a
     // fair share of the rows that fail the loose test. When it settled < 5 % of them,
     // the next passes send those rows straight to the full scan (the scan sets u and l
     // afresh, so results do not change), probing again every 8th pass.
-    const bool tighten = tighten_ || (++passes_ % 8 == 0);
-    const KmeansKernelTable& kt = kmeans_kernel_table();  // dispatch once per pass
+    tighten_now_ = tighten_ || (++passes_ % 8 == 0);
+    kt_ = &kmeans_kernel_table();  // dispatch once per pass
+  }
+  void end_pass(const AssignCounts& total) override {
+    if (tighten_now_ && total.tried > 0) tighten_ = total.settled * 20 >= total.tried;
+  }
+
+  void assign_rows(const RunInput& in, std::size_t row0, const Centres& C, std::int32_t* labels,
+                   AssignCounts& cnt) override {
+    const std::size_t k = k_, d = in.d, n = in.n;
+    const bool first = first_, shift = shift_, tighten = tighten_now_;
+    const double p1 = p1_, p2 = p2_;
+    const std::size_t j1 = j1_;
+    const double* s = s_.data();
+    double* U = u_.data() + row0;  // this range's bounds, by local row
+    float* Lo = l_.data() + row0;
+    const KmeansKernelTable& kt = *kt_;
     std::uint64_t ev = 0, changes = 0, tried = 0, settled = 0;
-    const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
+    const std::size_t B = kBlockRows, nblocks = (n + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes, tried, settled)
     {
       std::vector<std::size_t> scan;
@@ -190,7 +417,7 @@ class Hamerly final : public AlgoBase {
       std::vector<double> needl(B);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
-        const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
+        const std::size_t r0 = blk * B, r1 = std::min(n, r0 + B);
         scan.clear();
         // Phase 1: the test with the loose bound u; the rows it cannot settle get their
         // exact D(i, a) in phase 2 (eight independent fma chains at a time, own_sqdist)
@@ -200,13 +427,13 @@ class Hamerly final : public AlgoBase {
           if (first) { scan.push_back(i); continue; }
           const double E = C.row_error(in.xnorm[i]);
           const std::size_t a = static_cast<std::size_t>(labels[i]);
-          double u = u_[i], l = l_[i];
+          double u = U[i], l = Lo[i];
           if (shift) {
             u = add_up(u, p_[a]);
             l = sub_dn(l, a == j1 ? p2 : p1);
           }
           const double z = std::max(l, sub_dn(s[a], u));
-          if (u < kInf && proves(z, u * u + 2 * E)) { u_[i] = u; l_[i] = lo32(l); continue; }
+          if (u < kInf && proves(z, u * u + 2 * E)) { U[i] = u; Lo[i] = lo32(l); continue; }
           if (!tighten) { scan.push_back(i); continue; }
           need[nneed] = static_cast<std::uint32_t>(i - r0);  // block-relative
           needc[nneed] = labels[i];
@@ -226,7 +453,7 @@ class Hamerly final : public AlgoBase {
           const double l = needl[r];
           const double u = upper_from(Da, E);
           const double z = std::max(l, sub_dn(s[a], u));
-          if (proves(z, static_cast<double>(Da) + E)) { u_[i] = u; l_[i] = lo32(l); ++settled; continue; }
+          if (proves(z, static_cast<double>(Da) + E)) { U[i] = u; Lo[i] = lo32(l); ++settled; continue; }
           scan.push_back(i);
         }
         tried += nneed;
@@ -248,14 +475,15 @@ class Hamerly final : public AlgoBase {
           const double E = C.row_error(in.xnorm[i]);
           changes += (l1[t] != labels[i]);
           labels[i] = l1[t];
-          u_[i] = upper_from(D1[t], E);
-          l_[i] = k > 1 ? lo32(lower_from(D2[t], E)) : std::numeric_limits<float>::infinity();
+          U[i] = upper_from(D1[t], E);
+          Lo[i] = k > 1 ? lo32(lower_from(D2[t], E)) : std::numeric_limits<float>::infinity();
         }
       }
     }
-    *evals += ev;
-    if (tighten && tried > 0) tighten_ = settled * 20 >= tried;
-    return changes;
+    cnt.evals += ev;
+    cnt.changes += changes;
+    cnt.tried += tried;
+    cnt.settled += settled;
   }
 
  private:
@@ -266,6 +494,12 @@ class Hamerly final : public AlgoBase {
   std::vector<float> l_;
   std::vector<double> p_, cc_;
   bool pending_ = false;
+  // The pass in progress (begin_pass); read-only while rows are assigned.
+  bool first_ = true, shift_ = false, tighten_now_ = true;
+  std::vector<double> s_;
+  double p1_ = 0, p2_ = 0;
+  std::size_t j1_ = 0;
+  const KmeansKernelTable* kt_ = nullptr;
 };
 
 }  // namespace
@@ -281,9 +515,15 @@ std::size_t accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::si
   }
 }
 
-RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids) {
+std::size_t streamed_accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d,
+                                       std::size_t memory_limit) {
+  return accel::streamed_common_bytes(n, k, d, memory_limit) + accel_state_bytes(a, n, k, d);
+}
+
+RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids, RowSource* src) {
   accel::Hamerly h;
-  return accel::run_bounded(in, std::move(centroids), h);
+  return src ? accel::run_bounded_streamed(*src, in, std::move(centroids), h)
+             : accel::run_bounded(in, std::move(centroids), h);
 }
 
 }  // namespace personakit::detail

@@ -102,17 +102,25 @@ void report_progress(const RunInput& in, int iteration, double inertia, double s
 // Each algorithm: from initial centroids (k×d) to a converged run. They must call
 // params->on_assignment(iteration, labels) after each assignment, and produce
 // exactly run_lloyd's labels at every iteration.
+// The accelerated variants stream the rows from src when it is given (one pass per
+// iteration, in.x unused; labels and bounds stay in memory; run_bounded_streamed in
+// hamerly.cpp): the same result as in memory, bit for bit.
 RunOutput run_lloyd(const RunInput& in, std::vector<float> centroids);
-RunOutput run_elkan(const RunInput& in, std::vector<float> centroids);
-RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids);
-RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids);
-RunOutput run_exponion(const RunInput& in, std::vector<float> centroids);
+RunOutput run_elkan(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
+RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
+RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
+RunOutput run_exponion(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
 
 // Added by the accelerated variants (defined in hamerly.cpp): bytes of bound state
 // for n rows, k centroids (labels, per-row distances and norms, common to every exact
 // algorithm, not included): elkan 4nk + 8n + 8k² + 16k; hamerly 12n + 16k;
 // yinyang 4n·t + 8n + 24k (t = max(1, k/10) groups); exponion 12n + 12k(k-1) + 16k.
 std::size_t accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d);
+// State of a streamed accelerated run (hamerly.cpp): labels (4n), the bounds
+// (accel_state_bytes) and the update's chunk partials in flight (bounded by a quarter of
+// memory_limit, 64 MiB when 0). The rows, their norms and distances are not kept.
+std::size_t streamed_accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d,
+                                       std::size_t memory_limit);
 
 // ---- Additions by the front end (fit.cpp, lloyd.cpp, init.cpp, minibatch.cpp) ----
 

@@ -6,8 +6,6 @@
 // strict convergence (no label changed) or when sum ||c_{t+1} - c_t||^2 <= tol_abs.
 // After a stop on tol or max_iter, one more assignment pass makes labels and inertia
 // those of the returned centroids (as scikit-learn's final E-step).
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -118,7 +116,7 @@ class MemoryOps final : public PassOps {
 class StreamOps final : public PassOps {
  public:
   static std::size_t stream_budget(const RunInput& in) {
-    return in.params && in.params->memory_limit ? in.params->memory_limit / 4 : std::size_t{64} << 20;
+    return detail::stream_budget(in.params ? in.params->memory_limit : 0);
   }
 
  public:
@@ -162,40 +160,9 @@ class StreamOps final : public PassOps {
         hashes_[c] = p.hash;
       }
     };
-    if (src_.parallel_reads()) {
-      // Each chunk is read (pread out of the page cache) by the thread that computes
-      // it, into that thread's own kChunkRows×d buffer: the copy lands in L2 and the
-      // kernels read it there, instead of a reader thread streaming whole blocks
-      // through DRAM. The same chunks and the same reduction order as below: the
-      // same bits. The operating system's read-ahead is asked for the next span.
-      const std::size_t n = in_.n, span = red_.group() * kChunkRows;
-      // One kChunkRows×d buffer per OpenMP thread, for this pass only.
-      std::vector<std::vector<float>> xbuf(static_cast<std::size_t>(omp_get_max_threads()));
-      src_.begin_pass();
-      src_.will_need(0, std::min(n, span));
-      for (std::size_t row0 = 0; row0 < n; row0 += span) {
-        const std::size_t nb = std::min(span, n - row0);
-        if (row0 + nb < n) src_.will_need(row0 + nb, std::min(span, n - row0 - nb));
-        const std::size_t c0 = row0 / kChunkRows;
-        red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
-          std::vector<float>& xb = xbuf.at(static_cast<std::size_t>(omp_get_thread_num()));
-          if (xb.size() < kChunkRows * d) xb.resize(kChunkRows * d);
-          src_.read_range(row0 + r0, m, xb.data());
-          chunk(xb.data(), row0 + r0, m, p);
-        }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
-      }
-      rows_seen_ = n;
-    } else {
-      src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
-        check_block(row0, nb);
-        const std::size_t c0 = row0 / kChunkRows;
-        red_.run(nb, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
-          chunk(xb + r0 * d, row0 + r0, m, p);
-        }, [&](std::size_t c, const ChunkPartial& p) { after(c0 + c, p); });
-        rows_seen_ = row0 + nb;
-      });
-    }
-    if (rows_seen_ != in_.n) throw Error("row source delivered " + std::to_string(rows_seen_) + " rows, expected " + std::to_string(in_.n));
+    // Each chunk read by the thread that computes it when the source allows (see
+    // stream_chunks): the same chunks and the same reduction order either way.
+    stream_chunks(src_, in_.n, d, red_, t, chunk, after);
     return changed || t.changes > 0;
   }
   // Extra pass, only when a cluster is empty: the same distances as the last pass
@@ -210,7 +177,7 @@ class StreamOps final : public PassOps {
     Totals scratch(0, 0);
     ChunkReducer red(k_, d, false, stream_budget(in_));
     src_.for_each_block(kChunkRows, [&](const float* xb, std::size_t row0, std::size_t nb) {
-      check_block(row0, nb);
+      check_chunk_block(row0, nb, in_.n);
       red.run(nb, scratch, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
         const float* xc = xb + r0 * d;
         row_norms(xc, m, d, p.norms.data());
@@ -245,18 +212,12 @@ class StreamOps final : public PassOps {
   std::vector<std::int32_t>& labels() { return labels_; }
 
  private:
-  void check_block(std::size_t row0, std::size_t nb) const {
-    if (row0 % kChunkRows != 0 || (nb % kChunkRows != 0 && row0 + nb != in_.n))
-      throw Error("row source broke the block alignment (block at row " + std::to_string(row0) + " of " +
-                  std::to_string(nb) + " rows, alignment " + std::to_string(kChunkRows) + ")");
-  }
   RowSource& src_;
   const RunInput& in_;
   std::size_t k_;
   ChunkReducer red_;
   bool keep_;
   bool first_ = true;
-  std::size_t rows_seen_ = 0;
   std::vector<std::int32_t> labels_;
   std::vector<std::uint64_t> hashes_;
 };

@@ -164,26 +164,37 @@ class Yinyang final : public AlgoBase {
     }
   }
 
-  std::uint64_t assign(const RunInput& in, const Centres& C, std::int32_t* labels, bool first,
-                       std::uint64_t* evals) override {
-    const std::size_t k = k_, d = in.d, t = t_;
+  void begin_pass(const Centres& C, bool first) override {
+    const std::size_t k = k_, t = t_;
     constexpr std::size_t L = kGroupLanes;
-    const bool shift = pending_ && !first;
+    first_ = first;
+    shift_ = pending_ && !first;
     pending_ = false;
-    std::vector<double> maxp(t, 0.0);
-    if (shift)
+    maxp_.assign(t, 0.0);
+    if (shift_)
       for (std::size_t j = 0; j < k; ++j) {
         const std::size_t q = static_cast<std::size_t>(grp_[j]);
-        maxp[q] = std::max(maxp[q], p_[j]);
+        maxp_[q] = std::max(maxp_[q], p_[j]);
       }
     // Per-lane shifts of the sub-panels, fp32 rounded up (pad lanes: 0, never asked for).
-    std::vector<float> plane(gp_.nsp * L, 0.0f);
-    if (shift)
+    plane_.assign(gp_.nsp * L, 0.0f);
+    if (shift_)
       for (std::size_t e = 0; e < gp_.nsp * L; ++e)
-        if (gp_.idx[e] >= 0) plane[e] = -lo32(-p_[static_cast<std::size_t>(gp_.idx[e])]);
-    const float* pshift = plane.data();
+        if (gp_.idx[e] >= 0) plane_[e] = -lo32(-p_[static_cast<std::size_t>(gp_.idx[e])]);
     if (!first) gp_.fill(C);
-    const KmeansKernelTable& kt = kmeans_kernel_table();  // dispatch once per pass
+    kt_ = &kmeans_kernel_table();  // dispatch once per pass
+  }
+
+  void assign_rows(const RunInput& in, std::size_t row0, const Centres& C, std::int32_t* labels,
+                   AssignCounts& cnt) override {
+    const std::size_t k = k_, d = in.d, t = t_, n = in.n;
+    constexpr std::size_t L = kGroupLanes;
+    const bool first = first_, shift = shift_;
+    const std::vector<double>& maxp = maxp_;
+    const float* pshift = plane_.data();
+    const KmeansKernelTable& kt = *kt_;
+    double* U = u_.data() + row0;    // this range's bounds, by local row
+    float* LBb = lb_.data() + row0 * t;
     // Sub-panels evaluated per kernel call: more interleaved FMA chains, but the
     // threshold is tightened only between calls (more distances computed).
     static const std::size_t flush_at = [] {
@@ -193,7 +204,7 @@ class Yinyang final : public AlgoBase {
     const float* panels = gp_.panels();
     const float* pnorms = gp_.norms.data();
     std::uint64_t ev = 0, changes = 0;
-    const std::size_t B = kBlockRows, nblocks = (n_ + B - 1) / B;
+    const std::size_t B = kBlockRows, nblocks = (n + B - 1) / B;
 #pragma omp parallel reduction(+ : ev, changes)
     {
       std::vector<float> buf(first ? B * k : 0);
@@ -208,7 +219,7 @@ class Yinyang final : public AlgoBase {
       std::vector<float> needD(B);
 #pragma omp for schedule(dynamic, 1)
       for (std::size_t blk = 0; blk < nblocks; ++blk) {
-        const std::size_t r0 = blk * B, r1 = std::min(n_, r0 + B);
+        const std::size_t r0 = blk * B, r1 = std::min(n, r0 + B);
         if (first) {
           // No bounds yet: all k distances with the tuned kernel.
           sqdist_rows(in.x + r0 * d, r1 - r0, d, in.xnorm + r0, C.pc, buf.data(), k);
@@ -225,11 +236,11 @@ class Yinyang final : public AlgoBase {
                 double& v = nlb[static_cast<std::size_t>(grp_[j])];
                 v = std::min(v, lower_from(Di[j], E));
               }
-            float* LB = lb_.data() + i * t;
+            float* LB = LBb + i * t;
             for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(nlb[q]);
             changes += (b != labels[i]);
             labels[i] = b;
-            u_[i] = upper_from(Di[static_cast<std::size_t>(b)], E);
+            U[i] = upper_from(Di[static_cast<std::size_t>(b)], E);
           }
           continue;
         }
@@ -237,19 +248,19 @@ class Yinyang final : public AlgoBase {
         // get their exact D(i, a) in phase 2, eight independent fma chains at a time.
         std::size_t nneed = 0;
         for (std::size_t i = r0; i < r1; ++i) {
-          const float* LB = lb_.data() + i * t;
+          const float* LB = LBb + i * t;
           const std::size_t au = static_cast<std::size_t>(labels[i]);
-          double u = u_[i];
+          double u = U[i];
           if (shift) u = add_up(u, p_[au]);
           if (u < kInf) {
             double gmin = kInf;
             for (std::size_t q = 0; q < t; ++q)
               gmin = std::min(gmin, shift ? sub_dn(static_cast<double>(LB[q]), maxp[q]) : static_cast<double>(LB[q]));
             if (gmin > thr_of(u * u + 2 * C.row_error(in.xnorm[i]))) {
-              float* W = lb_.data() + i * t;
+              float* W = LBb + i * t;
               if (shift)
                 for (std::size_t q = 0; q < t; ++q) W[q] = lo32(sub_dn(static_cast<double>(W[q]), maxp[q]));
-              u_[i] = u;
+              U[i] = u;
               continue;
             }
           }
@@ -266,7 +277,7 @@ class Yinyang final : public AlgoBase {
           const float* xi = in.x + i * d;
           const float xn = in.xnorm[i];
           const double E = C.row_error(xn);
-          float* LB = lb_.data() + i * t;
+          float* LB = LBb + i * t;
           const std::int32_t a = labels[i];
           const std::size_t au = static_cast<std::size_t>(a);
           double gmin = kInf;
@@ -276,7 +287,7 @@ class Yinyang final : public AlgoBase {
             gmin = std::min(gmin, cur[q]);
           }
           auto store = [&](double uu) {
-            u_[i] = uu;
+            U[i] = uu;
             for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(cur[q]);
           };
           const float Da = needD[r];
@@ -383,12 +394,12 @@ class Yinyang final : public AlgoBase {
           }
           changes += (b != a);
           labels[i] = b;
-          u_[i] = upper_from(Db, E);
+          U[i] = upper_from(Db, E);
         }
       }
     }
-    *evals += ev;
-    return changes;
+    cnt.evals += ev;
+    cnt.changes += changes;
   }
 
  private:
@@ -401,14 +412,20 @@ class Yinyang final : public AlgoBase {
   std::vector<float> lb_;
   std::vector<double> p_;
   bool pending_ = false;
+  // The pass in progress (begin_pass); read-only while rows are assigned.
+  bool first_ = true, shift_ = false;
+  std::vector<double> maxp_;
+  std::vector<float> plane_;
+  const KmeansKernelTable* kt_ = nullptr;
 };
 
 }  // namespace
 }  // namespace accel
 
-RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids) {
+RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids, RowSource* src) {
   accel::Yinyang y(centroids);
-  return accel::run_bounded(in, std::move(centroids), y);
+  return src ? accel::run_bounded_streamed(*src, in, std::move(centroids), y)
+             : accel::run_bounded(in, std::move(centroids), y);
 }
 
 }  // namespace personakit::detail
