@@ -3,9 +3,12 @@
 // It bounds what any mini-batch scheme can do on a data set: a scheme that reads M rows
 // a few times cannot beat Lloyd run to convergence on those M rows.
 //   subsample_quality FILE K
-// Prints converged Lloyd's inertia, Lloyd's relative excess after 5..12 updates, then
-// for subsamples of M = 125k..1M rows (random 256-row blocks, as mini-batch draws them)
-// the full-data excess of Lloyd on the subsample after 5..30 updates, with its seconds.
+// Prints converged Lloyd's inertia, Lloyd's relative excess after 5..12 updates; then
+// for importance samples (the coreset mode's draw, here from every (n/P)-th row) the
+// full-data excess of weighted Lloyd on them after 8..15 updates, and of Sculley steps
+// on one of them (with and without reassignment); then for uniform subsamples of
+// M = 125k..1M rows (random 256-row blocks, as mini-batch draws them) the full-data
+// excess of Lloyd on the subsample after 5..30 updates, with its seconds.
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
@@ -53,7 +56,7 @@ int main(int argc, char** argv) {
     // Importance sample (lightweight coreset) from a uniform pool of P rows (every P-th
     // row): q(i) = 1/2P + 1/2 d(x_i, C0)^2 / sum over the pool, i.i.d. draws, weight
     // (n/P) / (M q(i)). Distances to the initial centroids (one pass over the pool).
-    for (std::size_t P : {n}) {
+    for (std::size_t P : {n, n / 5}) {
       const std::size_t stride = n / P;
       std::vector<float> pool(P * d);
       for (std::size_t i = 0; i < P; ++i) std::copy_n(m.x.begin() + std::ptrdiff_t(i * stride * d), d, pool.begin() + std::ptrdiff_t(i * d));
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
         acc += 0.5 / double(P) + 0.5 * dd[i] / tot;
         cdf[i] = acc;
       }
-      for (std::size_t M : {250000u}) {
+      for (std::size_t M : {100000u, 250000u}) {
         std::vector<float> xs(M * d), ws(M);
         std::uint64_t s = 777;
         for (std::size_t j = 0; j < M; ++j) {
