@@ -87,6 +87,10 @@ void add_fit(CLI::App& app, FitOptions& o) {
       ->capture_default_str();
   s->add_option("--refine", o.refine, "minibatch: exact Lloyd passes over all rows afterwards")
       ->capture_default_str();
+  s->add_option("--coreset", o.coreset,
+                "minibatch: instead of Sculley steps, draw M rows once by importance (distance to "
+                "the initial centroids) and run weighted Lloyd steps on them (0 = off)")
+      ->capture_default_str();
   s->add_flag("--stream", o.stream, "read the data block by block instead of into memory");
   s->footer(
       "Example:\n"

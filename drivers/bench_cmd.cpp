@@ -914,11 +914,12 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
             p.max_no_improvement = a.options.value("max_no_improvement", p.max_no_improvement);
             p.reassignment_ratio = a.options.value("reassignment_ratio", p.reassignment_ratio);
             p.refine = a.options.value("refine", p.refine);
+            p.coreset = a.options.value("coreset", p.coreset);
             c["options"] = json{{"max_iter", p.max_iter}, {"tol", p.tol}, {"init", "given (shared " + s.init + ")"}};
             if (p.algorithm == Algorithm::minibatch)
               c["options"].update(json{{"batch_size", p.batch_size}, {"max_epochs", p.max_epochs},
                                        {"max_steps", p.max_steps}, {"max_no_improvement", p.max_no_improvement},
-                                       {"reassignment_ratio", p.reassignment_ratio}, {"refine", p.refine},
+                                       {"reassignment_ratio", p.reassignment_ratio}, {"refine", p.refine}, {"coreset", p.coreset},
                                        {"seed", p.seed}});
             const bool want_ttt = ttt.is_object() && a.options.value("time_to_target", true) &&
                                   (p.algorithm == Algorithm::lloyd || p.algorithm == Algorithm::minibatch);
@@ -1024,12 +1025,12 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
                   bool reached = false;
                   std::uint64_t hit = 0;
                   std::vector<double> tt;
-                  const double ratio = ttt["ladder_ratio"].get<double>();
+                  const double ratio = a.options.value("ladder_ratio", ttt["ladder_ratio"].get<double>());
                   const std::uint64_t lmax = std::min(a.options.value("ladder_max_steps", ttt["ladder_max_steps"].get<std::uint64_t>()),
                                                       ttt["ladder_max_steps"].get<std::uint64_t>());
                   // "ladder": "refine" keeps max_steps and adds exact Lloyd passes (--refine 0, 1, 2, ...).
                   const bool by_refine = a.options.value("ladder", std::string("steps")) == "refine";
-                  const std::uint64_t first = by_refine ? 0 : ttt["ladder_start"].get<std::uint64_t>();
+                  const std::uint64_t first = by_refine ? 0 : a.options.value("ladder_start", ttt["ladder_start"].get<std::uint64_t>());
                   const std::uint64_t last = by_refine ? a.options.value("ladder_max_refine", std::uint64_t{30}) : lmax;
                   for (std::uint64_t st = first; st <= last;
                        st = by_refine ? st + 1

@@ -74,6 +74,7 @@ struct FitOptions {
   std::uint64_t max_steps = 0;
   int max_no_improvement = 10;
   int refine = 0;
+  std::size_t coreset = 0;
   bool stream = false;
 };
 

@@ -89,6 +89,9 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
     if (o.refine < 0) usage("--refine must be >= 0");
     const std::size_t k = static_cast<std::size_t>(o.k);
     const Algorithm algo = algorithm_option(o.algorithm);
+    if (o.coreset > 0 && algo != Algorithm::minibatch) usage("--coreset applies to --algorithm minibatch only");
+    if (o.coreset > 0 && o.coreset < k)
+      usage("--coreset " + std::to_string(o.coreset) + ": must be at least k = " + std::to_string(k));
     const auto sc = scale_option(o.scale);
     const std::size_t mem = o.memory_limit.empty() ? 0 : parse_memory(o.memory_limit);
     InitChoice init = init_option(o.init);
@@ -146,6 +149,7 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
     p.max_steps = o.max_steps;
     p.max_no_improvement = o.max_no_improvement;
     p.refine = o.refine;
+    p.coreset = o.coreset;
     p.progress = fit_progress(err, o.common, o.n_init, "fit");
 
     ds::Transform t;

@@ -184,3 +184,129 @@ TEST(MiniBatch, LargeBatchSameBitsThreadsAndStreamed) {
   EXPECT_EQ(std::memcmp(&r2.inertia, &s2.inertia, sizeof(double)), 0);
   EXPECT_EQ(r1.labels, r2.labels);
 }
+
+// ---- coreset mode (p.coreset > 0): importance-weighted sample, Lloyd steps on it ----
+namespace {
+pk::KMeansParams coreset_params(std::size_t k, const std::vector<float>& c0, std::size_t m) {
+  auto p = mb(k, c0);
+  p.coreset = m;
+  p.max_steps = 20;
+  p.tol = 0;
+  return p;
+}
+}  // namespace
+
+// Same bits at 1 and 2 threads, in memory and streamed (the pool and the sample read
+// through read_rows, the finishing pass through small blocks).
+TEST(MiniBatchCoreset, SameBitsThreadsAndStreamed) {
+  const auto b = make_blobs(3 * pk::detail::kChunkRows + 11, 5, 7, 3.0, 31);
+  const auto c0 = pk::init_centroids(b.x.data(), b.n, b.d, 7, pk::Init::kmeanspp, 6);
+  auto p = coreset_params(7, c0, 600);
+  p.refine = 1;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto r1 = pk::fit(b.x.data(), b.n, b.d, p);
+  omp_set_num_threads(2);
+  const auto r2 = pk::fit(b.x.data(), b.n, b.d, p);
+  pktest::SmallBlockSource src(b.x, b.n, b.d, 1);
+  const auto s2 = pk::fit(src, p);
+  omp_set_num_threads(saved);
+  EXPECT_GE(r1.iterations, 1);
+  EXPECT_TRUE(pktest::same_bytes(r1.centroids, r2.centroids));
+  EXPECT_EQ(std::memcmp(&r1.inertia, &r2.inertia, sizeof(double)), 0);
+  EXPECT_TRUE(pktest::same_bytes(r2.centroids, s2.centroids));
+  EXPECT_EQ(std::memcmp(&r2.inertia, &s2.inertia, sizeof(double)), 0);
+  EXPECT_EQ(r1.labels, r2.labels);
+  // The reported inertia is exact over all rows.
+  const double ref = pktest::ref_inertia(b.x, b.n, b.d, r2.centroids, 7);
+  EXPECT_NEAR(r2.inertia, ref, 1e-10 * ref);
+  // Work: the pool (8 × 600 rows rounded up to whole 256-row blocks) and the final pass
+  // over all rows, plus the steps on at most 600 distinct rows.
+  const std::uint64_t pool = 19 * 256, n = b.n;
+  EXPECT_GE(r2.distance_evaluations, (pool + 2 * n) * 7);
+  EXPECT_LE(r2.distance_evaluations, (pool + 2 * n + 21 * 600) * 7);
+}
+
+// A segment of 0.1 % of the rows, far from everything: the importance draw (D^2 to the
+// initial centroids) brings it into a sample of 2.5 % of the rows, where the initial
+// centroid nearest to it moves onto it, and the fit ends within 3 % of Lloyd's.
+TEST(MiniBatchCoreset, FindsASmallFarSegment) {
+  const std::size_t n = 40000, d = 2, k = 4;
+  std::vector<float> x(n * d);
+  std::uint64_t s = 99;
+  auto gauss = [&s]() {
+    double u = 0;
+    for (int i = 0; i < 12; ++i) {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      u += static_cast<double>(s >> 11) * 0x1.0p-53;
+    }
+    return u - 6;
+  };
+  const float cx[4] = {0, 10, 0, 300}, cy[4] = {0, 0, 10, 300};
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t g = i % 1000 == 7 ? 3 : i % 3;
+    x[i * d] = cx[g] + static_cast<float>(gauss());
+    x[i * d + 1] = cy[g] + static_cast<float>(gauss());
+  }
+  const std::vector<float> c0 = {0, 0, 10, 0, 0, 10, 5, 5};
+  auto p = coreset_params(k, c0, 1000);
+  const auto r = pk::fit(x.data(), n, d, p);
+  pk::KMeansParams lp;
+  lp.k = k;
+  lp.init = pk::Init::given;
+  lp.init_centroids = c0.data();
+  const auto l = pk::fit(x.data(), n, d, lp);
+  EXPECT_LE(r.inertia, l.inertia * 1.03);  // missing the far segment would cost > 80x
+  bool found = false;
+  for (std::size_t j = 0; j < k; ++j)
+    found = found || std::hypot(r.centroids[j * d] - 300.0, r.centroids[j * d + 1] - 300.0) < 1.0;
+  EXPECT_TRUE(found);
+}
+
+// Weights: doubling every weight (exact in binary) doubles the sample weights and the
+// inertia and leaves the centroids' bits unchanged; rows of weight 0 are never drawn.
+TEST(MiniBatchCoreset, WeightsHonoured) {
+  const auto b = make_blobs(20000, 4, 6, 3.0, 41);
+  const auto c0 = pk::init_centroids(b.x.data(), b.n, b.d, 6, pk::Init::kmeanspp, 7);
+  auto p = coreset_params(6, c0, 800);
+  std::vector<float> w1(b.n, 1.0f), w2(b.n, 2.0f);
+  p.weights = w1.data();
+  const auto r1 = pk::fit(b.x.data(), b.n, b.d, p);
+  p.weights = w2.data();
+  const auto r2 = pk::fit(b.x.data(), b.n, b.d, p);
+  EXPECT_TRUE(pktest::same_bytes(r1.centroids, r2.centroids));
+  EXPECT_EQ(r2.inertia, 2 * r1.inertia);
+  // Half the rows with weight 0 and a huge shift: were any drawn, a centroid would move
+  // towards them.
+  auto xs = b.x;
+  std::vector<float> wz(b.n, 1.0f);
+  for (std::size_t i = 0; i < b.n; i += 2) {
+    wz[i] = 0.0f;
+    for (std::size_t j = 0; j < b.d; ++j) xs[i * b.d + j] += 1e4f;
+  }
+  p.weights = wz.data();
+  p.refine = 0;
+  const auto rz = pk::fit(xs.data(), b.n, b.d, p);
+  for (const float v : rz.centroids) EXPECT_LT(std::fabs(v), 1e3f);
+}
+
+TEST(MiniBatchCoreset, ClearErrors) {
+  const auto b = make_blobs(5000, 3, 5, 3.0, 43);
+  const auto c0 = pk::init_centroids(b.x.data(), b.n, b.d, 5, pk::Init::kmeanspp, 8);
+  auto p = coreset_params(5, c0, 4);
+  try {
+    (void)pk::fit(b.x.data(), b.n, b.d, p);
+    FAIL() << "a coreset smaller than k was accepted";
+  } catch (const pk::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("smaller than k = 5"), std::string::npos) << e.what();
+  }
+  p.coreset = 100000;
+  p.memory_limit = 1 << 20;
+  pktest::SmallBlockSource src(b.x, b.n, b.d, 1);
+  try {
+    (void)pk::fit(src, p);
+    FAIL() << "a coreset above the memory limit was accepted";
+  } catch (const pk::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than the memory limit"), std::string::npos) << e.what();
+  }
+}

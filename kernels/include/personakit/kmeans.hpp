@@ -55,6 +55,14 @@ struct KMeansParams {
   int max_no_improvement = 10;
   double reassignment_ratio = 0.01;
   int refine = 0;                  // exact Lloyd passes after mini-batch
+  // Mini-batch over an importance-weighted sample (lightweight coreset, Bachem et al.
+  // 2018) instead of Sculley steps: M rows drawn once, with probability
+  // 1/2 w_i / sum w + 1/2 w_i D_i^2 / sum w D^2 (D_i: distance to the initial centroids,
+  // computed on a seeded uniform pool of min(n, 8 M) rows) and weight (n/pool) w_i / (M q_i);
+  // then exact weighted Lloyd steps on those rows (max_steps caps them, 0 = max_iter;
+  // tol as Lloyd's), then `refine` passes and the exact inertia over all rows.
+  // 0 = off (Sculley). docs/algorithms.md, "Coreset mode".
+  std::size_t coreset = 0;
   // Mini-batch: rows of a seeded uniform sample the initialisation runs on
   // (0 = scikit-learn's default, 3 × batch_size, at least 3k; n when larger than n).
   std::size_t init_size = 0;

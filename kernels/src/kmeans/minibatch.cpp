@@ -20,15 +20,31 @@
 // first step is ignored (its inertia reflects the initialisation).
 // Finish: `refine` exact Lloyd passes (streamed), then one exact pass: the reported
 // inertia is always computed over all rows.
+//
+// Coreset mode (p.coreset = M > 0), a lightweight coreset (Bachem, Lucic & Krause 2018)
+// in place of the Sculley steps:
+//  1. pool: a seeded uniform sample of whole 256-row blocks, min(n, 8 M) rows, read
+//     group by group; D_i^2 = squared distance of each pool row to its nearest initial
+//     centroid (the tuned assignment kernel);
+//  2. M i.i.d. draws from the pool with q_i = 1/2 w_i / sum w + 1/2 w_i D_i^2 / sum w D^2
+//     (fp64 prefix sums, one sequential seeded stream), each with weight
+//     (n / pool) w_i / (M q_i), so that weighted sums over the sample estimate sums over all
+//     rows without bias; repeated draws of a row are merged (weights added);
+//  3. exact weighted Lloyd on the sample from the initial centroids (run_lloyd: max_steps
+//     iterations, 0 = max_iter; tol and strict convergence as Lloyd's);
+//  4. the finish above. The rows the sample misses matter only through D^2: the
+//     heavy tail that uniform batches undersample is drawn in proportion to its cost.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "kernel_table.hpp"
 #include "kmeans/chunked.hpp"
+#include "personakit/assign.hpp"
 #include "personakit/error.hpp"
 
 namespace personakit::detail {
@@ -36,7 +52,198 @@ namespace {
 constexpr double kSerialStepWork = 16.0 * 1024 * 1024;  // m·k·d below which a step stays serial
 }
 
+namespace {
+
+// `refine` exact Lloyd passes over all rows (streamed), then the exact inertia; fills
+// the fields of `out` that come from them. steps: the mini-batch steps run before.
+void finish_exact(RowSource& src, const RunInput& in, std::vector<float> c, std::uint64_t steps,
+                  std::uint64_t lloyd_eq, RunOutput& out) {
+  const KMeansParams& p = *in.params;
+  const std::size_t n = in.n, k = c.size() / in.d;
+  KMeansParams lp = p;
+  lp.on_assignment = nullptr;
+  RunInput lin = in;
+  lin.params = &lp;
+  // In memory the in-memory Lloyd (no block copies); streamed, one pass per refine step.
+  // Both give the same bits.
+  lp.max_iter = p.refine;
+  const bool keep = in.x != nullptr || n <= (std::size_t{1} << 22);
+  RunOutput fin = in.x ? run_lloyd(lin, std::move(c)) : run_lloyd_streamed(src, lin, std::move(c), keep, p.refine);
+  out.centroids = std::move(fin.centroids);
+  out.labels = std::move(fin.labels);
+  out.sizes = std::move(fin.sizes);
+  out.inertia = fin.inertia;
+  out.distance_evaluations += fin.distance_evaluations;
+  out.iterations = static_cast<int>(std::min<std::uint64_t>(steps, std::numeric_limits<int>::max()));
+  if (fin.iterations > 0) out.converged = fin.converged || out.converged;
+  out.lloyd_equivalent = lloyd_eq + static_cast<std::uint64_t>(n) * k * static_cast<std::uint64_t>(fin.iterations);
+  out.state_bytes += fin.state_bytes;
+}
+
+std::string mib_text(std::size_t b) {
+  return std::to_string((b + (std::size_t{1} << 20) - 1) >> 20) + " MiB";
+}
+
+RunOutput run_coreset(RowSource& src, const RunInput& in, std::vector<float> c) {
+  const KMeansParams& p = *in.params;
+  const std::size_t n = in.n, d = in.d, k = c.size() / d;
+  const std::size_t M = p.coreset;
+  if (M < k)
+    throw Error("coreset of " + std::to_string(M) + " rows is smaller than k = " + std::to_string(k));
+  constexpr std::size_t R = 256;                      // rows per pool block
+  const std::size_t nblocks = (n + R - 1) / R;
+  const std::size_t want = std::min(n, 8 * M);
+  const std::size_t pblocks = std::min(nblocks, (want + R - 1) / R);
+  // State: pool D^2 and row ids, one group of pool rows, the sample (rows, norms,
+  // weights, ids, labels, distances) and Lloyd's on it.
+  const std::size_t G = 64;                           // pool blocks per read group
+  const std::size_t state = pblocks * R * (4 + 8) + G * R * (d + 2) * 4 + M * (d * 4 + 4 + 4 + 8 + 4 + 4) +
+                            2 * k * d * 8 + (std::size_t{1} << 20);
+  if (p.memory_limit && state > p.memory_limit)
+    throw Error("minibatch with a coreset of " + std::to_string(M) + " rows needs " + mib_text(state) +
+                ", more than the memory limit of " + mib_text(p.memory_limit) + ": use a smaller --coreset");
+  const std::uint64_t run_seed = splitmix64(p.seed + static_cast<std::uint64_t>(in.run));
+  const float* w = in.weights;
+
+  // 1. The pool: a seeded choice of pblocks blocks (partial Fisher-Yates), in file order.
+  std::vector<std::uint32_t> blocks(nblocks);
+  std::iota(blocks.begin(), blocks.end(), 0u);
+  {
+    Rng br(splitmix64(run_seed ^ 0xC0DE5E7B10C5ull));
+    for (std::size_t i = 0; i < pblocks && i + 1 < nblocks; ++i) std::swap(blocks[i], blocks[i + br.below(nblocks - i)]);
+  }
+  blocks.resize(pblocks);
+  std::sort(blocks.begin(), blocks.end());
+  // Buffers on huge pages: in this VM a 4 KiB page fault costs ~10 us (internal.hpp).
+  std::vector<std::uint64_t> rows;                    // pool row ids, ascending
+  assign_huge(rows, pblocks * R, std::uint64_t{0});
+  std::size_t P = 0;
+  for (const auto b : blocks)
+    for (std::size_t r = std::size_t{b} * R; r < std::min(n, (std::size_t{b} + 1) * R); ++r) rows[P++] = r;
+  rows.resize(P);
+  std::vector<float> D2, xg;
+  assign_huge(D2, P, 0.0f);
+  std::vector<std::int32_t> lg;
+  PackedCentroids pc;
+  pc.pack(c.data(), k, d);
+  for (std::size_t g0 = 0; g0 < P; g0 += G * R) {
+    const std::size_t m = std::min(G * R, P - g0);
+    const float* xs;
+    if (in.x && rows[g0 + m - 1] - rows[g0] + 1 == m) {
+      xs = in.x + rows[g0] * d;                       // contiguous in memory
+    } else {
+      xg.resize(m * d);
+      if (in.x) {
+        for (std::size_t t = 0; t < m; ++t) std::memcpy(&xg[t * d], in.x + rows[g0 + t] * d, d * sizeof(float));
+      } else {
+        src.read_rows(rows.data() + g0, m, xg.data());
+      }
+      xs = xg.data();
+    }
+    lg.resize(m);
+    assign_nearest(xs, m, d, nullptr, pc, lg.data(), D2.data() + g0);
+  }
+  RunOutput out;
+  out.distance_evaluations = static_cast<std::uint64_t>(P) * k;
+  std::uint64_t lloyd_eq = static_cast<std::uint64_t>(P) * k;
+
+  // 2. The draws. q_i = (u_i + v_i) / 2 with u = w / sum w, v = w D^2 / sum w D^2.
+  double sw = 0, swd = 0;
+  for (std::size_t t = 0; t < P; ++t) {
+    const double wi = w ? w[rows[t]] : 1.0;
+    sw += wi;
+    swd += wi * D2[t];
+  }
+  if (!(sw > 0)) throw Error("the coreset pool holds no row of positive weight");
+  auto q_of = [&](std::size_t t) {
+    const double wi = w ? w[rows[t]] : 1.0;
+    return swd > 0 ? 0.5 * wi / sw + 0.5 * wi * D2[t] / swd : wi / sw;
+  };
+  // M sorted uniforms in [0, total) as normalised partial sums of M + 1 exponentials
+  // (uniform order statistics), then one sweep of the running sum of q: the draws come
+  // out in row order, with no per-draw binary search through an array of P sums.
+  double total = 0;
+  for (std::size_t t = 0; t < P; ++t) total += q_of(t);
+  std::vector<double> us(M);
+  {
+    Rng dr(splitmix64(run_seed ^ 0x5A3B1E7D00C0FFEEull));
+    double e = 0;
+    for (std::size_t j = 0; j < M; ++j) us[j] = e += -std::log1p(-dr.uniform());
+    e += -std::log1p(-dr.uniform());
+    const double f = total / e;
+    for (auto& u : us) u *= f;
+  }
+  std::vector<std::uint32_t> pick(M);
+  {
+    double acc = 0;
+    std::size_t t = 0, last = P;                      // last: the last row with q > 0
+    for (std::size_t j = 0; j < M; ++j) {
+      while (t < P && acc + q_of(t) <= us[j]) {
+        acc += q_of(t);
+        if (q_of(t) > 0) last = t;
+        ++t;
+      }
+      if (t < P && q_of(t) > 0) pick[j] = static_cast<std::uint32_t>(t);
+      else if (last < P) pick[j] = static_cast<std::uint32_t>(last);  // rounding at the very end
+      else throw Error("the coreset pool holds no row of positive weight");
+    }
+  }
+  std::vector<double>().swap(us);
+  std::vector<std::uint64_t> sid;                     // distinct sampled rows, ascending
+  std::vector<float> sw_row;
+  const double scale = static_cast<double>(n) / static_cast<double>(P) / static_cast<double>(M);
+  for (std::size_t j = 0; j < M;) {
+    std::size_t e = j;
+    while (e < M && pick[e] == pick[j]) ++e;
+    const std::size_t t = pick[j];
+    const double wi = w ? w[rows[t]] : 1.0;
+    sid.push_back(rows[t]);
+    sw_row.push_back(static_cast<float>(static_cast<double>(e - j) * scale * wi / q_of(t)));
+    j = e;
+  }
+  const std::size_t m = sid.size();
+  if (m < k)
+    throw Error("the coreset drew " + std::to_string(m) + " distinct rows, fewer than k = " + std::to_string(k) +
+                ": use a larger --coreset");
+  std::vector<float> xs, xn(m);
+  assign_huge(xs, m * d, 0.0f);
+  if (in.x) {
+    for (std::size_t t = 0; t < m; ++t) std::memcpy(&xs[t * d], in.x + sid[t] * d, d * sizeof(float));
+  } else {
+    src.read_rows(sid.data(), m, xs.data());
+  }
+  row_norms(xs.data(), m, d, xn.data());
+
+  // 3. Weighted Lloyd on the sample.
+  KMeansParams cp = p;
+  cp.on_assignment = nullptr;
+  cp.max_iter = p.max_steps > 0 ? static_cast<int>(std::min<std::uint64_t>(p.max_steps, std::numeric_limits<int>::max()))
+                                : p.max_iter;
+  cp.weights = sw_row.data();
+  RunInput cin = in;
+  cin.x = xs.data();
+  cin.n = m;
+  cin.xnorm = xn.data();
+  cin.weights = sw_row.data();
+  cin.params = &cp;
+  std::uint64_t steps = 0;
+  if (cp.max_iter > 0) {
+    RunOutput co = run_lloyd(cin, std::move(c));
+    c = std::move(co.centroids);
+    steps = static_cast<std::uint64_t>(co.iterations);
+    out.converged = co.converged;
+    out.distance_evaluations += co.distance_evaluations;
+    lloyd_eq += steps * m * k;
+  }
+  out.state_bytes = state;
+  finish_exact(src, in, std::move(c), steps, lloyd_eq, out);
+  return out;
+}
+
+}  // namespace
+
 RunOutput run_minibatch(RowSource& src, const RunInput& in, std::vector<float> c) {
+  if (in.params->coreset > 0) return run_coreset(src, in, std::move(c));
   const KMeansParams& p = *in.params;
   const std::size_t n = in.n, d = in.d, k = c.size() / d;
   const std::size_t B = std::min<std::size_t>(std::max<std::size_t>(p.batch_size, 1), n);
@@ -217,21 +424,8 @@ RunOutput run_minibatch(RowSource& src, const RunInput& in, std::vector<float> c
   }
 
   // Exact finishing passes over all rows (streamed), then the exact inertia.
-  KMeansParams lp = p;
-  lp.on_assignment = nullptr;
-  RunInput lin = in;
-  lin.params = &lp;
-  const bool keep = in.x != nullptr || n <= (std::size_t{1} << 22);
-  RunOutput fin = run_lloyd_streamed(src, lin, std::move(c), keep, p.refine);
-  out.centroids = std::move(fin.centroids);
-  out.labels = std::move(fin.labels);
-  out.sizes = std::move(fin.sizes);
-  out.inertia = fin.inertia;
-  out.distance_evaluations += fin.distance_evaluations;
-  out.iterations = static_cast<int>(std::min<std::uint64_t>(step, std::numeric_limits<int>::max()));
-  if (fin.iterations > 0) out.converged = fin.converged || out.converged;
-  out.lloyd_equivalent = lloyd_eq + static_cast<std::uint64_t>(n) * k * static_cast<std::uint64_t>(fin.iterations);
-  out.state_bytes = (k * d + k) * 8 + B * (d + 3) * 4 + fin.state_bytes;
+  out.state_bytes = (k * d + k) * 8 + B * (d + 3) * 4;
+  finish_exact(src, in, std::move(c), step, lloyd_eq, out);
   return out;
 }
 
