@@ -96,6 +96,16 @@ TEST(MiniBatch, StreamedEqualsInMemory) {
   EXPECT_TRUE(pktest::same_bytes(a.centroids, s.centroids));
   EXPECT_EQ(std::memcmp(&a.inertia, &s.inertia, sizeof(double)), 0);
   EXPECT_EQ(a.labels, s.labels);
+  {
+    auto p0 = p;
+    p0.refine = 0;
+    const auto a0 = pk::fit(b.x.data(), b.n, b.d, p0);
+    const auto s0 = pk::fit(src, p0);
+    EXPECT_TRUE(pktest::same_bytes(a0.centroids, s0.centroids));
+    EXPECT_EQ(std::memcmp(&a0.inertia, &s0.inertia, sizeof(double)), 0);
+    EXPECT_EQ(a0.labels, s0.labels);
+    EXPECT_EQ(a0.sizes, s0.sizes);
+  }
   // With k-means++ on the init sample (3 × batch_size rows, seeded): the same sample
   // is drawn in memory and streamed, so the results still agree bit for bit.
   pk::KMeansParams q = p;
@@ -217,6 +227,14 @@ TEST(MiniBatchCoreset, SameBitsThreadsAndStreamed) {
   EXPECT_TRUE(pktest::same_bytes(r2.centroids, s2.centroids));
   EXPECT_EQ(std::memcmp(&r2.inertia, &s2.inertia, sizeof(double)), 0);
   EXPECT_EQ(r1.labels, r2.labels);
+  // Without refine passes (in memory: the exact pass alone, no update sums).
+  p.refine = 0;
+  const auto m0 = pk::fit(b.x.data(), b.n, b.d, p);
+  const auto s0 = pk::fit(src, p);
+  EXPECT_TRUE(pktest::same_bytes(m0.centroids, s0.centroids));
+  EXPECT_EQ(std::memcmp(&m0.inertia, &s0.inertia, sizeof(double)), 0);
+  EXPECT_EQ(m0.labels, s0.labels);
+  EXPECT_EQ(m0.sizes, s0.sizes);
   // The reported inertia is exact over all rows.
   const double ref = pktest::ref_inertia(b.x, b.n, b.d, r2.centroids, 7);
   EXPECT_NEAR(r2.inertia, ref, 1e-10 * ref);
