@@ -91,11 +91,14 @@ void add_fit(CLI::App& app, FitOptions& o) {
                 "minibatch: instead of Sculley steps, draw M rows once by importance (distance to "
                 "the initial centroids) and run weighted Lloyd steps on them (0 = off)")
       ->capture_default_str();
-  s->add_flag("--stream", o.stream, "read the data block by block instead of into memory");
+  s->add_flag("--stream", o.stream,
+              "read the data block by block instead of into memory (every algorithm; the "
+              "accelerated ones keep labels and bounds in memory, refused above --memory-limit)");
   s->footer(
       "Example:\n"
       "  personakit fit customers.h5 -k 6 -o model.h5 --scale standard --log1p monetary\n"
-      "  personakit --json fit blobs.h5 -k 256 --algorithm yinyang --init kmeans++ --seed 1 -o m.h5");
+      "  personakit --json fit blobs.h5 -k 256 --algorithm yinyang --init kmeans++ --seed 1 -o m.h5\n"
+      "  personakit fit big.h5 -k 64 -a minibatch --coreset 100000 --max-steps 20 --stream --memory-limit 512M -o m.h5");
 }
 
 void add_predict(CLI::App& app, PredictOptions& o) {
