@@ -318,7 +318,14 @@ TEST(MiniBatchCoreset, ClearErrors) {
   } catch (const pk::Error& e) {
     EXPECT_NE(std::string(e.what()).find("smaller than k = 5"), std::string::npos) << e.what();
   }
-  p.coreset = 100000;
+  p.coreset = 16 * b.n + 1;
+  try {
+    (void)pk::fit(b.x.data(), b.n, b.d, p);
+    FAIL() << "a coreset of more than 16 draws per row was accepted";
+  } catch (const pk::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("too large for 5000 rows"), std::string::npos) << e.what();
+  }
+  p.coreset = 60000;
   p.memory_limit = 1 << 20;
   pktest::SmallBlockSource src(b.x, b.n, b.d, 1);
   try {

@@ -128,6 +128,8 @@ RunOutput run_coreset(RowSource& src, const RunInput& in, std::vector<float> c) 
   const std::size_t M = p.coreset;
   if (M < k)
     throw Error("coreset of " + std::to_string(M) + " rows is smaller than k = " + std::to_string(k));
+  if (M > (std::size_t{1} << 28))
+    throw Error("coreset of " + std::to_string(M) + " rows is too large: use at most " + std::to_string(std::size_t{1} << 28));
   constexpr std::size_t R = 256;                      // rows per pool block
   const std::size_t nblocks = (n + R - 1) / R;
   const std::size_t want = std::min(n, 8 * M);
@@ -140,6 +142,10 @@ RunOutput run_coreset(RowSource& src, const RunInput& in, std::vector<float> c) 
   if (p.memory_limit && state > p.memory_limit)
     throw Error("minibatch with a coreset of " + std::to_string(M) + " rows needs " + mib_text(state) +
                 ", more than the memory limit of " + mib_text(p.memory_limit) + ": use a smaller --coreset");
+  // More draws than 16 per row gain nothing and would only cost memory (16 B per draw).
+  if (M > 16 * n)
+    throw Error("coreset of " + std::to_string(M) + " rows is too large for " + std::to_string(n) +
+                " rows: use at most " + std::to_string(16 * n));
   const std::uint64_t run_seed = splitmix64(p.seed + static_cast<std::uint64_t>(in.run));
   const float* w = in.weights;
 
