@@ -200,11 +200,7 @@ class StreamBounded final : public BoundedOps {
         p.inertia = chunk_inertia(p.dist.data(), v.weights, m);
       }
     }, [](std::size_t, const ChunkPartial&) {});
-    AssignCounts total;
-    for (const AssignCounts& c : cnt_) total.add(c);
-    algo_.end_pass(total);
-    evals += total.evals;
-    return total.changes;
+    return close_pass(true);
   }
   double update(const Centres& C, const std::vector<float>& c, std::vector<float>& next, bool want_inertia,
                 double* inertia) override {
@@ -230,14 +226,21 @@ class StreamBounded final : public BoundedOps {
       cnt.evals += m;
       p.inertia = chunk_inertia(p.dist.data(), v.weights, m);
     }, [](std::size_t, const ChunkPartial&) {});
-    AssignCounts total;
-    for (const AssignCounts& c : cnt_) total.add(c);
-    if (reassign) algo_.end_pass(total);
-    evals += total.evals;
+    close_pass(reassign);
     return t.inertia;
   }
 
  private:
+  // The pass's per-chunk counts, added in chunk order; the variant's end_pass when it
+  // assigned in this pass. Returns the label changes.
+  std::uint64_t close_pass(bool assigned) {
+    AssignCounts total;
+    for (const AssignCounts& c : cnt_) total.add(c);
+    if (assigned) algo_.end_pass(total);
+    evals += total.evals;
+    return total.changes;
+  }
+
   // The chunk's rows as a RunInput (norms computed into the partial's scratch).
   RunInput view(const float* xc, std::size_t g0, std::size_t m, ChunkPartial& p) const {
     row_norms(xc, m, in_.d, p.norms.data());
