@@ -129,6 +129,13 @@ struct Panel16Res {
   std::int32_t l1;        // lowest lane holding m1 (-1 if mask is empty)
 };
 
+// One job of panel16_rows: a row of the block against the call's sub-panel.
+struct Panel16RowJob {
+  std::uint32_t row;      // x + row·d, xnorm[row]
+  std::uint32_t allow;    // lanes that may be evaluated (bit l = lane l)
+  float T;                // local-filter threshold: lanes with shift < T are not evaluated
+};
+
 struct KmeansKernelTable {
   Isa isa;
   // Canonical squared distances of ONE row to the listed lanes of m sub-panels.
@@ -147,7 +154,8 @@ struct KmeansKernelTable {
   // Independent scalar fma chains, several rows interleaved to cover the FMA latency.
   void (*own_sqdist)(const float* x, std::size_t d, const std::uint32_t* rows, std::size_t m, const float* xnorm,
                      const float* c, const float* cnorm, const std::int32_t* cent, float* out);
-  // Yinyang's local filter and scan of m sub-panels for ONE row (same layout as
+  // Yinyang's local filter and scan of m sub-panels for ONE row: the definition that
+  // panel16_rows (what Yinyang calls) is tested against (same layout as
   // panel16_sqdist; shifts: 16 per sub-panel, fp32 rounded up, pad lanes anything):
   //   filt = {l in job.allow : shifts[sp·16+l] < job.T}, res.mask = job.allow \ filt,
   //   res.pmax = max over filt of the shift (-1 if filt is empty),
@@ -168,6 +176,15 @@ struct KmeansKernelTable {
   //   cand needs k + 16 slots (SIMD paths store whole vectors).
   std::size_t (*elkan_filter)(float* L, const float* pf, const float* gap, std::size_t k, float thr, float T2,
                               bool shift, std::int32_t* cand);
+  // Yinyang's local filter and scan of ONE sub-panel for m rows (the transpose of
+  // panel16_scan: the sub-panel's coordinates are loaded once per feature for several
+  // rows, each row's coordinate broadcast):
+  //   panel: that sub-panel's d×16 floats ([j][lane]); pnorm, shifts: its 16 norms and
+  //   shifts; x: rows × d row-major, xnorm their canonical norms;
+  //   res[t] = what panel16_scan returns for row x + jobs[t].row·d, xnorm[jobs[t].row]
+  //   and the job {sp of this panel, jobs[t].allow, jobs[t].T}.
+  void (*panel16_rows)(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                       const float* shifts, const Panel16RowJob* jobs, std::size_t m, Panel16Res* res);
 };
 
 const KmeansKernelTable& kmeans_kernel_table();          // of active_isa()

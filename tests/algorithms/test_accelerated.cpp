@@ -318,8 +318,9 @@ TEST(Accelerated, ProgressReportsLloydsInertia) {
   for (const auto a : kVariants) EXPECT_EQ(ref, trace(a)) << pk::algorithm_name(a);
 }
 
-// Yinyang evaluates its local-filter survivors with the dispatched panel16_scan kernel
-// on centroids packed group by group into 16-lane sub-panels, and Yinyang and Hamerly get
+// Yinyang evaluates its local-filter survivors with the dispatched panel16_rows kernel
+// (rows of a block batched per sub-panel) on centroids packed group by group into
+// 16-lane sub-panels, and Yinyang and Hamerly get
 // D(i, a) from own_sqdist. Every ISA must give
 // Lloyd's labels at every iteration, including groups wider than one sub-panel (k = 19:
 // one group of 19 members, two sub-panels) and many groups (k = 150: 15 groups), on

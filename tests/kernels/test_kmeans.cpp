@@ -186,6 +186,66 @@ TEST_P(KmeansIsa, Panel16ScanMatchesReference) {
   }
 }
 
+// panel16_rows (Yinyang's survivors, one sub-panel for many rows): every job's result
+// equals panel16_scan's for that row and job, on the table under test and on the scalar
+// table (exact comparisons: both are built from the canonical chains and comparisons),
+// for job counts just off the 8-row block, repeated rows, misaligned row starts, empty
+// and full masks and thresholds tied with the shifts.
+TEST_P(KmeansIsa, Panel16RowsMatchesScan) {
+  const auto& kt = pk::detail::kmeans_kernel_table(GetParam());
+  const auto& ks = pk::detail::kmeans_kernel_table(pk::Isa::scalar);
+  const std::size_t L = pk::detail::kGroupLanes;
+  std::mt19937 rng(11);
+  for (const std::size_t d : {1, 3, 8, 16, 17, 33, 64, 65}) {
+    for (const bool integer : {false, true}) {
+      const std::size_t k = 40, nrows = 37;
+      std::normal_distribution<float> g(0.0f, 3.0f);
+      std::uniform_int_distribution<int> gi(-2, 2);
+      std::vector<float> c(k * d), x(nrows * d + 1), xn(nrows);
+      for (auto& v : c) v = integer ? float(gi(rng)) : 10.0f + g(rng);
+      for (auto& v : x) v = integer ? float(gi(rng)) : 10.0f + g(rng);
+      const float* xs = x.data() + 1;  // rows not 64-byte aligned
+      for (std::size_t r = 0; r < nrows; ++r) xn[r] = pk::sqnorm_canonical(xs + r * d, d);
+      const Panels P(c, k, d);
+      std::vector<float> shifts(P.nsp * L);
+      for (auto& v : shifts) v = float(rng() % 8) * 0.25f;
+      for (std::size_t sp = 0; sp < P.nsp; ++sp) {
+        const float* panel = P.panels() + sp * d * L;
+        for (const std::size_t m : {1u, 7u, 8u, 9u, 16u, 17u, 40u}) {
+          std::vector<pk::detail::Panel16RowJob> jobs(m);
+          for (std::size_t t = 0; t < m; ++t) {
+            std::uint32_t allow = t % 5 == 0 ? 0xFFFFu : t % 7 == 3 ? 0u : (rng() & 0xFFFFu);
+            for (std::size_t l = 0; l < L; ++l)
+              if (sp * L + l >= k) allow &= ~(1u << l);
+            jobs[t] = {static_cast<std::uint32_t>(t % 3 == 2 ? jobs[t - 1].row : rng() % nrows), allow,
+                       t % 4 == 0 ? -INFINITY : float(rng() % 9) * 0.25f};
+          }
+          std::vector<pk::detail::Panel16Res> a(m), b(m);
+          kt.panel16_rows(xs, d, xn.data(), panel, P.norms.data() + sp * L, shifts.data() + sp * L, jobs.data(), m,
+                          a.data());
+          ks.panel16_rows(xs, d, xn.data(), panel, P.norms.data() + sp * L, shifts.data() + sp * L, jobs.data(), m,
+                          b.data());
+          for (std::size_t t = 0; t < m; ++t) {
+            const pk::detail::Panel16Job one{static_cast<std::int32_t>(sp), jobs[t].allow, jobs[t].T};
+            pk::detail::Panel16Res want;
+            const std::size_t r = jobs[t].row;
+            ks.panel16_scan(xs + r * d, xn[r], d, P.panels(), P.norms.data(), shifts.data(), &one, 1, &want);
+            for (const auto* got : {&a[t], &b[t]}) {
+              const std::string where = "d=" + std::to_string(d) + " sp=" + std::to_string(sp) +
+                                        " m=" + std::to_string(m) + " t=" + std::to_string(t);
+              EXPECT_EQ(got->mask, want.mask) << where;
+              EXPECT_EQ(got->pmax, want.pmax) << where;
+              EXPECT_EQ(got->l1, want.l1) << where;
+              EXPECT_EQ(got->m1, want.m1) << where;
+              EXPECT_EQ(got->m2, want.m2) << where;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Elkan's and Exponion's survivors: one row against a list of centroids (repeats,
 // any order, a zero distance by cancellation), every list length around the 8-lane
 // gather threshold and the 16-lane blocks.

@@ -156,9 +156,85 @@ void list_sqdist_k(const float* x, float xn, std::size_t d, const float* c, cons
   }
 }
 
+// panel16_rows: the sub-panel's two ymm per feature loaded once for 4 rows (8
+// accumulators = FMA latency 4 × 2 pipes), each row's x[j] broadcast; all 16 lanes are
+// computed (no masked FMA), then the local filter and the reductions in scalar code as
+// panel16_scan.
+template <int P>
+inline void rows4(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                  const std::uint32_t* rows, float* out) {
+  const float* xr[P];
+  __m256 a0[P], a1[P];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    xr[p] = x + static_cast<std::size_t>(rows[p]) * d;
+    a0[p] = _mm256_setzero_ps();
+    a1[p] = _mm256_setzero_ps();
+  }
+  for (std::size_t j = 0; j < d; ++j) {
+    const __m256 p0 = _mm256_loadu_ps(panel + j * kL), p1 = _mm256_loadu_ps(panel + j * kL + 8);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m256 xb = _mm256_set1_ps(xr[p][j]);
+      a0[p] = _mm256_fmadd_ps(xb, p0, a0[p]);
+      a1[p] = _mm256_fmadd_ps(xb, p1, a1[p]);
+    }
+  }
+  const __m256 m2 = _mm256_set1_ps(-2.0f), z = _mm256_setzero_ps();
+  const __m256 c0 = _mm256_loadu_ps(pnorm), c1 = _mm256_loadu_ps(pnorm + 8);
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    const __m256 xv = _mm256_set1_ps(xnorm[rows[p]]);
+    _mm256_storeu_ps(out + p * kL, _mm256_max_ps(z, _mm256_fmadd_ps(m2, a0[p], _mm256_add_ps(xv, c0))));
+    _mm256_storeu_ps(out + p * kL + 8, _mm256_max_ps(z, _mm256_fmadd_ps(m2, a1[p], _mm256_add_ps(xv, c1))));
+  }
+}
+
+void panel16_rows_k(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                    const float* shifts, const detail::Panel16RowJob* jobs, std::size_t m, detail::Panel16Res* res) {
+  for (std::size_t t0 = 0; t0 < m; t0 += 4) {
+    const std::size_t nb = m - t0 < 4 ? m - t0 : 4;
+    std::uint32_t rows[4];
+    for (std::size_t t = 0; t < nb; ++t) rows[t] = jobs[t0 + t].row;
+    float D[4 * kL];
+    switch (nb) {
+      case 4: rows4<4>(x, d, xnorm, panel, pnorm, rows, D); break;
+      case 3: rows4<3>(x, d, xnorm, panel, pnorm, rows, D); break;
+      case 2: rows4<2>(x, d, xnorm, panel, pnorm, rows, D); break;
+      default: rows4<1>(x, d, xnorm, panel, pnorm, rows, D); break;
+    }
+    for (std::size_t t = 0; t < nb; ++t) {
+      const detail::Panel16RowJob& jb = jobs[t0 + t];
+      detail::Panel16Res& r = res[t0 + t];
+      r.mask = 0;
+      r.pmax = -1.0f;
+      r.m1 = r.m2 = __builtin_inff();
+      r.l1 = -1;
+      for (std::size_t l = 0; l < kL; ++l) {
+        if (!((jb.allow >> l) & 1u)) continue;
+        const float sh = shifts[l];
+        if (sh < jb.T) {
+          r.pmax = sh > r.pmax ? sh : r.pmax;
+          continue;
+        }
+        r.mask |= 1u << l;
+        const float v = D[t * kL + l];
+        if (v < r.m1) {
+          r.m2 = r.m1;
+          r.m1 = v;
+          r.l1 = static_cast<std::int32_t>(l);
+        } else if (v < r.m2) {
+          r.m2 = v;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const detail::KmeansKernelTable kKmeansTable = {Isa::avx2,      &panel16_sqdist_k, &own_sqdist_k,
-                                                 &panel16_scan_k, &list_sqdist_k,    &scalar::elkan_filter};
+                                                 &panel16_scan_k, &list_sqdist_k,    &scalar::elkan_filter,
+                                                 &panel16_rows_k};
 
 }  // namespace personakit::avx2

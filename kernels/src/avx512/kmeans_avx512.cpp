@@ -252,9 +252,86 @@ std::size_t elkan_filter_k(float* L, const float* pf, const float* gap, std::siz
   return m;
 }
 
+// panel16_rows: one sub-panel against up to 8 rows at a time. The sub-panel's row j is
+// loaded once and multiplies every row's x[j] (an embedded broadcast per FMA): 8
+// independent chains cover FMA latency 4 × 2 pipes with 1/8 load per FMA besides the
+// broadcast, so the survivors run at the dense kernel's rate whatever their scatter.
+// The local filter, the masked min / lowest lane / runner-up as in scan_p.
+template <int P>
+inline void rows_p(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                   const detail::Panel16RowJob* jobs, detail::Panel16Res* res, const int* ids) {
+  const float* xr[P];
+  __mmask16 mk[P];
+  __m512 acc[P];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    xr[p] = x + static_cast<std::size_t>(jobs[ids[p]].row) * d;
+    mk[p] = static_cast<__mmask16>(res[ids[p]].mask);
+    acc[p] = _mm512_setzero_ps();
+  }
+  for (std::size_t j = 0; j < d; ++j) {
+    const __m512 pv = _mm512_loadu_ps(panel + j * kL);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], _mm512_set1_ps(xr[p][j]), pv, acc[p]);
+  }
+  const __m512 cn = _mm512_loadu_ps(pnorm), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    detail::Panel16Res& r = res[ids[p]];
+    const __m512 xv = _mm512_set1_ps(xnorm[jobs[ids[p]].row]);
+    const __m512 v = _mm512_max_ps(z, _mm512_fmadd_ps(m2, acc[p], _mm512_add_ps(xv, cn)));
+    const __m512 vm = _mm512_mask_blend_ps(mk[p], inf, v);
+    const float m1 = _mm512_reduce_min_ps(vm);
+    const unsigned eq = _mm512_mask_cmp_ps_mask(mk[p], vm, _mm512_set1_ps(m1), _CMP_EQ_OQ);
+    const unsigned l1 = static_cast<unsigned>(__builtin_ctz(eq));
+    r.m1 = m1;
+    r.l1 = static_cast<std::int32_t>(l1);
+    r.m2 = _mm512_reduce_min_ps(_mm512_mask_blend_ps(static_cast<__mmask16>(1u << l1), vm, inf));
+  }
+}
+
+void panel16_rows_k(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                    const float* shifts, const detail::Panel16RowJob* jobs, std::size_t m, detail::Panel16Res* res) {
+  const __m512 sh = _mm512_loadu_ps(shifts);
+  int ids[8];
+  int na = 0;
+  auto run = [&]() {
+    switch (na) {
+      case 8: rows_p<8>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 7: rows_p<7>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 6: rows_p<6>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 5: rows_p<5>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 4: rows_p<4>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 3: rows_p<3>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 2: rows_p<2>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      case 1: rows_p<1>(x, d, xnorm, panel, pnorm, jobs, res, ids); break;
+      default: break;
+    }
+    na = 0;
+  };
+  for (std::size_t t = 0; t < m; ++t) {
+    const detail::Panel16RowJob& jb = jobs[t];
+    detail::Panel16Res& r = res[t];
+    const __mmask16 allow = static_cast<__mmask16>(jb.allow);
+    const __mmask16 filt = _mm512_mask_cmp_ps_mask(allow, sh, _mm512_set1_ps(jb.T), _CMP_LT_OQ);
+    r.mask = static_cast<std::uint32_t>(allow & ~filt);
+    r.pmax = filt ? _mm512_mask_reduce_max_ps(filt, sh) : -1.0f;
+    if (r.pmax < -1.0f) r.pmax = -1.0f;
+    r.m1 = r.m2 = __builtin_inff();
+    r.l1 = -1;
+    if (r.mask) {
+      ids[na++] = static_cast<int>(t);
+      if (na == 8) run();
+    }
+  }
+  run();
+}
+
 }  // namespace
 
 const detail::KmeansKernelTable kKmeansTable = {Isa::avx512,    &panel16_sqdist_k, &own_sqdist_k,
-                                                 &panel16_scan_k, &list_sqdist_k,    &elkan_filter_k};
+                                                 &panel16_scan_k, &list_sqdist_k,    &elkan_filter_k,
+                                                 &panel16_rows_k};
 
 }  // namespace personakit::avx512

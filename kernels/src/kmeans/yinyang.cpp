@@ -11,12 +11,13 @@
 // (GroupPanels below; a group of g members takes ceil(g/16) sub-panels). Per 256-row
 // block: phase 1 applies the global filter with the loose bound; phase 2 computes the
 // exact D(i, a) of the rows it could not settle (own_sqdist, 8 fma chains at a time);
-// phase 3 re-tests them and, for the rows that still fail, visits the groups that pass
-// the group filter in increasing order of their bound, queueing their sub-panels as jobs
-// for the dispatched panel16_scan kernel (the local filter in SIMD, then lanes =
-// centroids with the canonical fma chain per lane, then the min / lowest lane / runner-up
-// per sub-panel), four jobs per call; the threshold tightens between calls. Only the
-// lanes evaluated are counted in distance_evaluations.
+// phase 3 re-tests them and visits, in rounds over the whole block, the groups that pass
+// the group filter (first each row's group of smallest bound, then all the others that
+// still pass under the tightened threshold). A round's jobs are sorted by sub-panel and
+// each sub-panel scans all its rows in one call of the dispatched panel16_rows kernel
+// (the local filter in SIMD, the sub-panel loaded once per feature for eight rows, lanes
+// = centroids with the canonical fma chain per lane, then the min / lowest lane /
+// runner-up per job). Only the lanes evaluated are counted in distance_evaluations.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -138,6 +139,9 @@ inline unsigned lane_bit_of(const GroupPanels& gp, std::size_t s, std::int32_t j
   return static_cast<std::size_t>(e) / kGroupLanes == s ? 1u << (static_cast<std::size_t>(e) % kGroupLanes) : 0u;
 }
 
+// Rounds of phase 3 (see assign_rows): kRounds - 1 single-group rounds, then the rest.
+constexpr int kRounds = 2;
+
 class Yinyang final : public AlgoBase {
  public:
   explicit Yinyang(const std::vector<float>& c0) : c0_(c0) {}
@@ -195,12 +199,6 @@ class Yinyang final : public AlgoBase {
     const KmeansKernelTable& kt = *kt_;
     double* U = u_.data() + row0;    // this range's bounds, by local row
     float* LBb = lb_.data() + row0 * t;
-    // Sub-panels evaluated per kernel call: more interleaved FMA chains, but the
-    // threshold is tightened only between calls (more distances computed).
-    static const std::size_t flush_at = [] {
-      const char* e = std::getenv("PERSONAKIT_YINYANG_BATCH");
-      return e && std::atoi(e) > 0 ? static_cast<std::size_t>(std::atoi(e)) : std::size_t{4};
-    }();
     const float* panels = gp_.panels();
     const float* pnorms = gp_.norms.data();
     std::uint64_t ev = 0, changes = 0;
@@ -208,12 +206,18 @@ class Yinyang final : public AlgoBase {
 #pragma omp parallel reduction(+ : ev, changes)
     {
       std::vector<float> buf(first ? B * k : 0);
-      std::vector<double> prev(t), cur(t), nlb(t);
-      std::vector<float> minD(t);
-      std::vector<std::size_t> order(t);
-      // Pending sub-panels of one row: index, lane mask, group.
-      std::vector<Panel16Job> jobs(gp_.nsp + 8);
-      std::vector<Panel16Res> jres(gp_.nsp + 8);
+      std::vector<double> nlb(first ? t : B * t), prev(first ? 0 : B * t), cur(first ? 0 : B * t);
+      std::vector<float> minD(first ? 0 : B * t);
+      std::vector<unsigned char> visited(first ? 0 : B * t), live(first ? 0 : B);
+      std::vector<double> rE(B), rthr(B);
+      std::vector<float> rDb(B);
+      std::vector<std::int32_t> rb(B);
+      std::vector<std::uint32_t> act(B);
+      // One round's jobs (at most every sub-panel for every row), sorted by sub-panel.
+      const std::size_t maxj = first ? 0 : B * gp_.nsp;
+      std::vector<Panel16RowJob> tmp(maxj), jobs(maxj);
+      std::vector<std::uint32_t> tsp(maxj), tri(maxj), jri(maxj), spn(gp_.nsp + 1);
+      std::vector<Panel16Res> jres(maxj);
       std::vector<std::uint32_t> need(B);
       std::vector<std::int32_t> needc(B);
       std::vector<float> needD(B);
@@ -272,129 +276,178 @@ class Yinyang final : public AlgoBase {
         kt.own_sqdist(in.x + r0 * d, d, need.data(), nneed, in.xnorm + r0, C.pc.rows(), C.pc.norms(), needc.data(),
                       needD.data());
         ev += nneed;
+        // Phase 3, per row r of the survivors (state in the block buffers at r·t):
+        //   prev[q]: the stored bound, cur[q]: decremented by the group's largest shift;
+        //   nlb[q]: the new bound of group q over its members other than the final
+        //   label (skipped groups keep cur[q]; a visited group restarts from +inf and
+        //   takes the local bounds of its filtered members); minD[q]: the smallest
+        //   evaluated D of its non-best members (lower_from is monotone in D: one sqrt
+        //   per group at the end). The old label a is in no group bound: its D joins its
+        //   group's minD at the end if the label changes.
+        // Groups are visited in rounds over the whole block: in each of the first
+        // kRounds-1 rounds every row visits its unvisited group of smallest bound (ties:
+        // lower index) if that group passes the group filter, so the threshold tightens
+        // early (the nearest centroid tends to sit there); the last round visits every
+        // remaining group that passes. A round's jobs are sorted by sub-panel and each
+        // sub-panel scans all its rows in one panel16_rows call (the panel loaded once per
+        // feature for eight rows). Which distances a row gets depends only on its own
+        // bounds and results, so the blocking and the thread count change nothing.
+        std::size_t nact = 0;
         for (std::size_t r = 0; r < nneed; ++r) {
           const std::size_t i = r0 + need[r];
-          const float* xi = in.x + i * d;
-          const float xn = in.xnorm[i];
-          const double E = C.row_error(xn);
+          const double E = C.row_error(in.xnorm[i]);
           float* LB = LBb + i * t;
-          const std::int32_t a = labels[i];
-          const std::size_t au = static_cast<std::size_t>(a);
+          double* prv = prev.data() + r * t;
+          double* cr = cur.data() + r * t;
           double gmin = kInf;
           for (std::size_t q = 0; q < t; ++q) {
-            prev[q] = LB[q];
-            cur[q] = shift ? sub_dn(prev[q], maxp[q]) : prev[q];
-            gmin = std::min(gmin, cur[q]);
+            prv[q] = LB[q];
+            cr[q] = shift ? sub_dn(prv[q], maxp[q]) : prv[q];
+            gmin = std::min(gmin, cr[q]);
           }
-          auto store = [&](double uu) {
-            U[i] = uu;
-            for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(cur[q]);
-          };
           const float Da = needD[r];
-          double u = upper_from(Da, E);
-          double thr = thr_of(static_cast<double>(Da) + E);
-          if (gmin > thr) {
-            store(u);
+          rE[r] = E;
+          rb[r] = labels[i];
+          rDb[r] = Da;
+          rthr[r] = thr_of(static_cast<double>(Da) + E);
+          live[r] = 0;
+          if (gmin > rthr[r]) {
+            U[i] = upper_from(Da, E);
+            for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(cr[q]);
             continue;
           }
-          // nlb[q]: the new bound of group q over its members other than the final
-          // label. Skipped groups keep cur[q]; a surviving group restarts from +inf and
-          // takes the local bounds of its filtered members and the lower bounds of its
-          // evaluated ones. The old label a is in no group bound: it is added to its
-          // group's bound at the end if the label changes.
-          // nlb[q]: the new bound of group q over its members other than the final
-          // label. Skipped groups keep cur[q]; a surviving group restarts from +inf and
-          // takes the local bounds of its filtered members and the lower bounds of its
-          // evaluated ones. lower_from is monotone in D, so each group keeps only the
-          // smallest evaluated D of its non-best members (minD, one sqrt per group at
-          // the end). The old label a is in no group bound: its D joins its group's
-          // minD at the end if the label changes.
-          std::int32_t b = a;
-          float Db = Da;
+          double* nl = nlb.data() + r * t;
+          float* md = minD.data() + r * t;
+          unsigned char* vis = visited.data() + r * t;
           for (std::size_t q = 0; q < t; ++q) {
-            nlb[q] = cur[q];
-            minD[q] = std::numeric_limits<float>::infinity();
+            nl[q] = cr[q];
+            md[q] = std::numeric_limits<float>::infinity();
+            vis[q] = 0;
           }
-          std::size_t np = 0;
-          auto flush = [&]() {
-            if (np == 0) return;
-            kt.panel16_scan(xi, xn, d, panels, pnorms, pshift, jobs.data(), np, jres.data());
-            for (std::size_t e = 0; e < np; ++e) {
-              const Panel16Res& r = jres[e];
-              const std::size_t s = static_cast<std::size_t>(jobs[e].sp);
-              const std::size_t q = static_cast<std::size_t>(gp_.sp_group[s]);
-              if (r.pmax >= 0) nlb[q] = std::min(nlb[q], sub_dn(prev[q], static_cast<double>(r.pmax)));
-              if (r.l1 < 0) continue;
-              ev += static_cast<std::uint64_t>(__builtin_popcount(r.mask));
-              const std::int32_t j = gp_.idx[s * L + static_cast<std::size_t>(r.l1)];
-              if (better(r.m1, j, Db, b)) {
-                // The replaced best becomes an "other" of its group (a: at the end).
-                if (b != a) {
-                  float& md = minD[static_cast<std::size_t>(grp_[static_cast<std::size_t>(b)])];
-                  md = std::min(md, Db);
+          act[nact++] = static_cast<std::uint32_t>(r);
+          live[r] = 1;
+        }
+        for (int round = 0; round < kRounds && nact > 0; ++round) {
+          const bool last = round == kRounds - 1;
+          // Jobs of this round, then counting-sorted by sub-panel.
+          std::size_t nj = 0;
+          std::size_t keep = 0;
+          for (std::size_t ai = 0; ai < nact; ++ai) {
+            const std::size_t r = act[ai];
+            const std::size_t i = r0 + need[r];
+            const double* cr = cur.data() + r * t;
+            const double* prv = prev.data() + r * t;
+            double* nl = nlb.data() + r * t;
+            unsigned char* vis = visited.data() + r * t;
+            const double thr = rthr[r];
+            const std::int32_t a = labels[i];
+            const std::size_t ga = static_cast<std::size_t>(grp_[static_cast<std::size_t>(a)]);
+            auto emit = [&](std::size_t q) {
+              vis[q] = 1;
+              // Local filter (in the kernel): δ(x, c_j) >= prev[q] - p_j (prev: the bound
+              // before this iteration's decrement), so j is proved worse when
+              // prev[q] - p_j > thr (real arithmetic), which holds whenever p_j < T with T
+              // below prev[q] - thr (the fp64 subtraction rounded down, then to fp32
+              // downwards; the shifts are fp32 rounded up). prev[q] is finite here
+              // (cur[q] <= thr). A filtered member's bound is sub_dn(prev, p_j) >=
+              // sub_dn(prev, pmax): the kernel returns pmax over the filtered lanes.
+              const double pq = prv[q];
+              const float T = shift ? lo32((pq - thr) - kSlack * (std::fabs(pq) + std::fabs(thr)))
+                                    : -std::numeric_limits<float>::infinity();
+              nl[q] = kInf;
+              const std::size_t s0 = static_cast<std::size_t>(gp_.first[q]);
+              const std::size_t s1 = s0 + static_cast<std::size_t>(gp_.count[q]);
+              for (std::size_t sp = s0; sp < s1; ++sp) {
+                // Members other than a: pad lanes and a take no part.
+                unsigned allow = gp_.valid[sp];
+                if (q == ga) allow &= ~lane_bit_of(gp_, sp, a);
+                if (!allow) continue;
+                tmp[nj] = Panel16RowJob{need[r], allow, T};
+                tsp[nj] = static_cast<std::uint32_t>(sp);
+                tri[nj] = static_cast<std::uint32_t>(r);
+                ++nj;
+              }
+            };
+            if (!last) {
+              std::size_t qb = t;
+              double vb = kInf;
+              for (std::size_t q = 0; q < t; ++q)
+                if (!vis[q] && cr[q] < vb) {
+                  vb = cr[q];
+                  qb = q;
                 }
-                b = j;
-                Db = r.m1;
-                thr = thr_of(static_cast<double>(Db) + E);
-                minD[q] = std::min(minD[q], r.m2);
+              if (qb == t || !(vb <= thr)) continue;  // no group passes: the row is done
+              emit(qb);
+              act[keep++] = static_cast<std::uint32_t>(r);
+            } else {
+              for (std::size_t q = 0; q < t; ++q)
+                if (!vis[q] && cr[q] <= thr) emit(q);
+            }
+          }
+          nact = keep;
+          if (nj == 0) continue;
+          std::fill(spn.begin(), spn.end(), 0u);
+          for (std::size_t e = 0; e < nj; ++e) ++spn[tsp[e] + 1];
+          for (std::size_t sp = 0; sp < gp_.nsp; ++sp) spn[sp + 1] += spn[sp];
+          for (std::size_t e = 0; e < nj; ++e) {
+            const std::uint32_t pos = spn[tsp[e]]++;
+            jobs[pos] = tmp[e];
+            jri[pos] = tri[e];
+          }
+          // spn[sp] is now the end of sub-panel sp's jobs (the start of sp + 1's).
+          std::size_t e0 = 0;
+          for (std::size_t sp = 0; sp < gp_.nsp; ++sp) {
+            const std::size_t e1 = spn[sp];
+            if (e1 == e0) continue;
+            kt.panel16_rows(in.x + r0 * d, d, in.xnorm + r0, panels + sp * d * L, pnorms + sp * L, pshift + sp * L,
+                            jobs.data() + e0, e1 - e0, jres.data() + e0);
+            const std::size_t q = static_cast<std::size_t>(gp_.sp_group[sp]);
+            for (std::size_t e = e0; e < e1; ++e) {
+              const Panel16Res& res = jres[e];
+              const std::size_t r = jri[e];
+              double* nl = nlb.data() + r * t;
+              float* md = minD.data() + r * t;
+              if (res.pmax >= 0) nl[q] = std::min(nl[q], sub_dn(prev[r * t + q], static_cast<double>(res.pmax)));
+              if (res.l1 < 0) continue;
+              ev += static_cast<std::uint64_t>(__builtin_popcount(res.mask));
+              const std::int32_t j = gp_.idx[sp * L + static_cast<std::size_t>(res.l1)];
+              if (better(res.m1, j, rDb[r], rb[r])) {
+                // The replaced best becomes an "other" of its group (a: at the end).
+                if (rb[r] != labels[r0 + need[r]]) {
+                  float& m = md[static_cast<std::size_t>(grp_[static_cast<std::size_t>(rb[r])])];
+                  m = std::min(m, rDb[r]);
+                }
+                rb[r] = j;
+                rDb[r] = res.m1;
+                rthr[r] = thr_of(static_cast<double>(res.m1) + rE[r]);
+                md[q] = std::min(md[q], res.m2);
               } else {
-                minD[q] = std::min(minD[q], r.m1);
+                md[q] = std::min(md[q], res.m1);
               }
             }
-            np = 0;
-          };
-          // Groups in increasing order of their lower bound (ties: lower index): the
-          // nearest centroid tends to sit in the group with the smallest bound, so the
-          // threshold tightens early and prunes more of the later groups. Which
-          // distances get computed depends only on the row's own bounds.
-          std::size_t ns = 0;
-          for (std::size_t q = 0; q < t; ++q) {
-            if (cur[q] > thr) continue;
-            std::size_t pos = ns++;
-            while (pos > 0 && cur[order[pos - 1]] > cur[q]) {
-              order[pos] = order[pos - 1];
-              --pos;
-            }
-            order[pos] = q;
+            e0 = e1;
           }
-          for (std::size_t oi = 0; oi < ns; ++oi) {
-            const std::size_t q = order[oi];
-            if (cur[q] > thr) continue;  // group filter (thr may have tightened)
-            // Local filter (in the kernel): δ(x, c_j) >= prev[q] - p_j (prev: the bound
-            // before this iteration's decrement), so j is proved worse when
-            // prev[q] - p_j > thr (real arithmetic), which holds whenever p_j < T with T
-            // below prev[q] - thr (the fp64 subtraction rounded down, then to fp32
-            // downwards; the shifts are fp32 rounded up). prev[q] is finite here
-            // (cur[q] <= thr). A filtered member's bound is sub_dn(prev, p_j) >=
-            // sub_dn(prev, pmax): the kernel returns pmax over the filtered lanes.
-            const double pq = prev[q];
-            const float T = shift ? lo32((pq - thr) - kSlack * (std::fabs(pq) + std::fabs(thr)))
-                                  : -std::numeric_limits<float>::infinity();
-            nlb[q] = kInf;
-            const std::size_t s0 = static_cast<std::size_t>(gp_.first[q]);
-            const std::size_t s1 = s0 + static_cast<std::size_t>(gp_.count[q]);
-            for (std::size_t s = s0; s < s1; ++s) {
-              // Members other than a: pad lanes and a take no part.
-              unsigned allow = gp_.valid[s];
-              if (gp_.sp_group[s] == grp_[au]) allow &= ~lane_bit_of(gp_, s, a);
-              if (!allow) continue;
-              jobs[np] = Panel16Job{static_cast<std::int32_t>(s), allow, T};
-              ++np;
-            }
-            if (np >= flush_at) flush();
-          }
-          flush();
+        }
+        // Every row of phase 3 that visited a group: its new bounds and label.
+        for (std::size_t r = 0; r < nneed; ++r) {
+          const std::size_t i = r0 + need[r];
+          if (!live[r]) continue;
+          const std::int32_t a = labels[i], b = rb[r];
+          const double E = rE[r];
+          float* md = minD.data() + r * t;
+          const double* nl = nlb.data() + r * t;
           if (b != a) {
-            const std::size_t ga = static_cast<std::size_t>(grp_[au]);
-            minD[ga] = std::min(minD[ga], Da);
+            const std::size_t ga = static_cast<std::size_t>(grp_[static_cast<std::size_t>(a)]);
+            md[ga] = std::min(md[ga], needD[r]);
           }
+          float* LB = LBb + i * t;
           for (std::size_t q = 0; q < t; ++q) {
-            const double lo = minD[q] < std::numeric_limits<float>::infinity() ? lower_from(minD[q], E) : kInf;
-            LB[q] = lo32(std::min(nlb[q], lo));
+            const double lo = md[q] < std::numeric_limits<float>::infinity() ? lower_from(md[q], E) : kInf;
+            LB[q] = lo32(std::min(nl[q], lo));
           }
           changes += (b != a);
           labels[i] = b;
-          U[i] = upper_from(Db, E);
+          U[i] = upper_from(rDb[r], E);
         }
       }
     }

@@ -83,6 +83,16 @@ void list_sqdist_s(const float* x, float xn, std::size_t d, const float* c, cons
   }
 }
 
+// The scan of one sub-panel for listed rows: panel16_scan per job.
+void panel16_rows_s(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
+                    const float* shifts, const detail::Panel16RowJob* jobs, std::size_t m, detail::Panel16Res* res) {
+  for (std::size_t t = 0; t < m; ++t) {
+    const detail::Panel16Job jb{0, jobs[t].allow, jobs[t].T};
+    const std::size_t r = jobs[t].row;
+    panel16_scan_s(x + r * d, xnorm[r], d, panel, pnorm, shifts, &jb, 1, res + t);
+  }
+}
+
 }  // namespace
 
 // Elkan's filter: the decrement rounded down by 2^-22 relative (fp32), then both tests.
@@ -104,6 +114,7 @@ std::size_t elkan_filter(float* L, const float* pf, const float* gap, std::size_
 }
 
 const detail::KmeansKernelTable kKmeansTable = {Isa::scalar,    &panel16_sqdist_s, &own_sqdist_s,
-                                                 &panel16_scan_s, &list_sqdist_s,    &elkan_filter};
+                                                 &panel16_scan_s, &list_sqdist_s,    &elkan_filter,
+                                                 &panel16_rows_s};
 
 }  // namespace personakit::scalar
