@@ -139,6 +139,16 @@ inline unsigned lane_bit_of(const GroupPanels& gp, std::size_t s, std::int32_t j
   return static_cast<std::size_t>(e) / kGroupLanes == s ? 1u << (static_cast<std::size_t>(e) % kGroupLanes) : 0u;
 }
 
+// A group bound l (fp32) moved by p (fp32, rounded up), rounded down in fp32:
+// fl(l - p) errs by <= 2^-24 (|l| + p), and subtracting 2^-22 (|l| + p) (rounded, then
+// the subtraction rounded) leaves a net move down >= 2^-23 (|l| + p) - O(2^-46); with
+// FMA contraction (native builds) the single rounding only helps. +inf stays +inf (the
+// slack term is capped below +inf, so no inf - inf). elkan_filter uses the same rule.
+inline float dec32(float l, float p) {
+  const float m = 0x1p-22f * (std::fabs(l) + p);
+  return (l - p) - (m < std::numeric_limits<float>::max() ? m : std::numeric_limits<float>::max());
+}
+
 // Rounds of phase 3 (see assign_rows): kRounds - 1 single-group rounds, then the rest.
 constexpr int kRounds = 2;
 
@@ -180,6 +190,9 @@ class Yinyang final : public AlgoBase {
         const std::size_t q = static_cast<std::size_t>(grp_[j]);
         maxp_[q] = std::max(maxp_[q], p_[j]);
       }
+    // The groups' largest shifts in fp32, rounded up (the decrements run in fp32).
+    mp32_.resize(t);
+    for (std::size_t q = 0; q < t; ++q) mp32_[q] = -lo32(-maxp_[q]);
     // Per-lane shifts of the sub-panels, fp32 rounded up (pad lanes: 0, never asked for).
     plane_.assign(gp_.nsp * L, 0.0f);
     if (shift_)
@@ -194,7 +207,7 @@ class Yinyang final : public AlgoBase {
     const std::size_t k = k_, d = in.d, t = t_, n = in.n;
     constexpr std::size_t L = kGroupLanes;
     const bool first = first_, shift = shift_;
-    const std::vector<double>& maxp = maxp_;
+    const float* mp = mp32_.data();
     const float* pshift = plane_.data();
     const KmeansKernelTable& kt = *kt_;
     double* U = u_.data() + row0;    // this range's bounds, by local row
@@ -206,7 +219,8 @@ class Yinyang final : public AlgoBase {
 #pragma omp parallel reduction(+ : ev, changes)
     {
       std::vector<float> buf(first ? B * k : 0);
-      std::vector<double> nlb(first ? t : B * t), prev(first ? 0 : B * t), cur(first ? 0 : B * t);
+      std::vector<double> nlb0(first ? t : 0);
+      std::vector<float> nlb(first ? 0 : B * t), prev(first ? 0 : B * t), cur(first ? 0 : B * t);
       std::vector<float> minD(first ? 0 : B * t);
       std::vector<unsigned char> visited(first ? 0 : B * t), live(first ? 0 : B);
       std::vector<double> rE(B), rthr(B);
@@ -234,14 +248,14 @@ class Yinyang final : public AlgoBase {
             std::int32_t b = 0;
             for (std::size_t j = 1; j < k; ++j)
               if (Di[j] < Di[static_cast<std::size_t>(b)]) b = static_cast<std::int32_t>(j);
-            std::fill(nlb.begin(), nlb.end(), kInf);
+            std::fill(nlb0.begin(), nlb0.end(), kInf);
             for (std::size_t j = 0; j < k; ++j)
               if (j != static_cast<std::size_t>(b)) {
-                double& v = nlb[static_cast<std::size_t>(grp_[j])];
+                double& v = nlb0[static_cast<std::size_t>(grp_[j])];
                 v = std::min(v, lower_from(Di[j], E));
               }
             float* LB = LBb + i * t;
-            for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(nlb[q]);
+            for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(nlb0[q]);
             changes += (b != labels[i]);
             labels[i] = b;
             U[i] = upper_from(Di[static_cast<std::size_t>(b)], E);
@@ -250,23 +264,30 @@ class Yinyang final : public AlgoBase {
         }
         // Phase 1: the global filter with the loose bound u; the rows it cannot settle
         // get their exact D(i, a) in phase 2, eight independent fma chains at a time.
+        // The decremented group bounds go straight to the row's slot of cur (phase 3
+        // keeps them for the rows that fail); a settled row stores them.
         std::size_t nneed = 0;
         for (std::size_t i = r0; i < r1; ++i) {
-          const float* LB = LBb + i * t;
+          float* LB = LBb + i * t;
           const std::size_t au = static_cast<std::size_t>(labels[i]);
           double u = U[i];
           if (shift) u = add_up(u, p_[au]);
-          if (u < kInf) {
-            double gmin = kInf;
-            for (std::size_t q = 0; q < t; ++q)
-              gmin = std::min(gmin, shift ? sub_dn(static_cast<double>(LB[q]), maxp[q]) : static_cast<double>(LB[q]));
-            if (gmin > thr_of(u * u + 2 * C.row_error(in.xnorm[i]))) {
-              float* W = LBb + i * t;
-              if (shift)
-                for (std::size_t q = 0; q < t; ++q) W[q] = lo32(sub_dn(static_cast<double>(W[q]), maxp[q]));
-              U[i] = u;
-              continue;
+          float* cr = cur.data() + nneed * t;
+          float gmin = std::numeric_limits<float>::infinity();
+          if (shift)
+            for (std::size_t q = 0; q < t; ++q) {
+              cr[q] = dec32(LB[q], mp[q]);
+              gmin = cr[q] < gmin ? cr[q] : gmin;
             }
+          else
+            for (std::size_t q = 0; q < t; ++q) {
+              cr[q] = LB[q];
+              gmin = cr[q] < gmin ? cr[q] : gmin;
+            }
+          if (u < kInf && static_cast<double>(gmin) > thr_of(u * u + 2 * C.row_error(in.xnorm[i]))) {
+            std::copy(cr, cr + t, LB);
+            U[i] = u;
+            continue;
           }
           need[nneed] = static_cast<std::uint32_t>(i - r0);  // block-relative
           needc[nneed] = labels[i];
@@ -297,13 +318,12 @@ class Yinyang final : public AlgoBase {
           const std::size_t i = r0 + need[r];
           const double E = C.row_error(in.xnorm[i]);
           float* LB = LBb + i * t;
-          double* prv = prev.data() + r * t;
-          double* cr = cur.data() + r * t;
-          double gmin = kInf;
+          float* prv = prev.data() + r * t;
+          const float* cr = cur.data() + r * t;
+          float gmin = std::numeric_limits<float>::infinity();
           for (std::size_t q = 0; q < t; ++q) {
             prv[q] = LB[q];
-            cr[q] = shift ? sub_dn(prv[q], maxp[q]) : prv[q];
-            gmin = std::min(gmin, cr[q]);
+            gmin = cr[q] < gmin ? cr[q] : gmin;
           }
           const float Da = needD[r];
           rE[r] = E;
@@ -311,12 +331,12 @@ class Yinyang final : public AlgoBase {
           rDb[r] = Da;
           rthr[r] = thr_of(static_cast<double>(Da) + E);
           live[r] = 0;
-          if (gmin > rthr[r]) {
+          if (static_cast<double>(gmin) > rthr[r]) {
             U[i] = upper_from(Da, E);
-            for (std::size_t q = 0; q < t; ++q) LB[q] = lo32(cr[q]);
+            std::copy(cr, cr + t, LB);
             continue;
           }
-          double* nl = nlb.data() + r * t;
+          float* nl = nlb.data() + r * t;
           float* md = minD.data() + r * t;
           unsigned char* vis = visited.data() + r * t;
           for (std::size_t q = 0; q < t; ++q) {
@@ -335,9 +355,9 @@ class Yinyang final : public AlgoBase {
           for (std::size_t ai = 0; ai < nact; ++ai) {
             const std::size_t r = act[ai];
             const std::size_t i = r0 + need[r];
-            const double* cr = cur.data() + r * t;
-            const double* prv = prev.data() + r * t;
-            double* nl = nlb.data() + r * t;
+            const float* cr = cur.data() + r * t;
+            const float* prv = prev.data() + r * t;
+            float* nl = nlb.data() + r * t;
             unsigned char* vis = visited.data() + r * t;
             const double thr = rthr[r];
             const std::int32_t a = labels[i];
@@ -349,12 +369,12 @@ class Yinyang final : public AlgoBase {
               // prev[q] - p_j > thr (real arithmetic), which holds whenever p_j < T with T
               // below prev[q] - thr (the fp64 subtraction rounded down, then to fp32
               // downwards; the shifts are fp32 rounded up). prev[q] is finite here
-              // (cur[q] <= thr). A filtered member's bound is sub_dn(prev, p_j) >=
-              // sub_dn(prev, pmax): the kernel returns pmax over the filtered lanes.
+              // (cur[q] <= thr). A filtered member's bound is dec32(prev, p_j) >=
+              // dec32(prev, pmax): the kernel returns pmax over the filtered lanes.
               const double pq = prv[q];
               const float T = shift ? lo32((pq - thr) - kSlack * (std::fabs(pq) + std::fabs(thr)))
                                     : -std::numeric_limits<float>::infinity();
-              nl[q] = kInf;
+              nl[q] = std::numeric_limits<float>::infinity();
               const std::size_t s0 = static_cast<std::size_t>(gp_.first[q]);
               const std::size_t s1 = s0 + static_cast<std::size_t>(gp_.count[q]);
               for (std::size_t sp = s0; sp < s1; ++sp) {
@@ -370,18 +390,18 @@ class Yinyang final : public AlgoBase {
             };
             if (!last) {
               std::size_t qb = t;
-              double vb = kInf;
+              float vb = std::numeric_limits<float>::infinity();
               for (std::size_t q = 0; q < t; ++q)
                 if (!vis[q] && cr[q] < vb) {
                   vb = cr[q];
                   qb = q;
                 }
-              if (qb == t || !(vb <= thr)) continue;  // no group passes: the row is done
+              if (qb == t || !(static_cast<double>(vb) <= thr)) continue;  // no group passes: the row is done
               emit(qb);
               act[keep++] = static_cast<std::uint32_t>(r);
             } else {
               for (std::size_t q = 0; q < t; ++q)
-                if (!vis[q] && cr[q] <= thr) emit(q);
+                if (!vis[q] && static_cast<double>(cr[q]) <= thr) emit(q);
             }
           }
           nact = keep;
@@ -405,9 +425,9 @@ class Yinyang final : public AlgoBase {
             for (std::size_t e = e0; e < e1; ++e) {
               const Panel16Res& res = jres[e];
               const std::size_t r = jri[e];
-              double* nl = nlb.data() + r * t;
+              float* nl = nlb.data() + r * t;
               float* md = minD.data() + r * t;
-              if (res.pmax >= 0) nl[q] = std::min(nl[q], sub_dn(prev[r * t + q], static_cast<double>(res.pmax)));
+              if (res.pmax >= 0) nl[q] = std::min(nl[q], dec32(prev[r * t + q], res.pmax));
               if (res.l1 < 0) continue;
               ev += static_cast<std::uint64_t>(__builtin_popcount(res.mask));
               const std::int32_t j = gp_.idx[sp * L + static_cast<std::size_t>(res.l1)];
@@ -435,16 +455,14 @@ class Yinyang final : public AlgoBase {
           const std::int32_t a = labels[i], b = rb[r];
           const double E = rE[r];
           float* md = minD.data() + r * t;
-          const double* nl = nlb.data() + r * t;
+          const float* nl = nlb.data() + r * t;
           if (b != a) {
             const std::size_t ga = static_cast<std::size_t>(grp_[static_cast<std::size_t>(a)]);
             md[ga] = std::min(md[ga], needD[r]);
           }
           float* LB = LBb + i * t;
-          for (std::size_t q = 0; q < t; ++q) {
-            const double lo = md[q] < std::numeric_limits<float>::infinity() ? lower_from(md[q], E) : kInf;
-            LB[q] = lo32(std::min(nl[q], lo));
-          }
+          for (std::size_t q = 0; q < t; ++q)
+            LB[q] = md[q] < std::numeric_limits<float>::infinity() ? std::min(nl[q], lo32(lower_from(md[q], E))) : nl[q];
           changes += (b != a);
           labels[i] = b;
           U[i] = upper_from(rDb[r], E);
@@ -468,6 +486,7 @@ class Yinyang final : public AlgoBase {
   // The pass in progress (begin_pass); read-only while rows are assigned.
   bool first_ = true, shift_ = false;
   std::vector<double> maxp_;
+  std::vector<float> mp32_;
   std::vector<float> plane_;
   const KmeansKernelTable* kt_ = nullptr;
 };
