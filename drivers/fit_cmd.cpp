@@ -151,6 +151,7 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
     p.refine = o.refine;
     p.coreset = o.coreset;
     p.progress = fit_progress(err, o.common, o.n_init, "fit");
+    p.progress_inertia = !o.common.quiet;  // nothing prints it under --quiet
 
     ds::Transform t;
     KMeansResult r;

@@ -134,6 +134,7 @@ int run_sweep(const SweepOptions& o, std::ostream& out, std::ostream& err) {
       kp.n_init = o.n_init;
       kp.seed = o.seed;
       kp.progress = fit_progress(err, o.common, o.n_init, "sweep k=" + std::to_string(k));
+      kp.progress_inertia = !o.common.quiet;
       Stopwatch one;
       KMeansResult r = with_file(o.data, [&] { return fit(x, n, d, kp); });
       Row row;

@@ -513,3 +513,33 @@ TEST(Accelerated, StreamedStateMustFitTheMemoryLimit) {
     EXPECT_NE(e.find(std::string("streamed ") + pk::algorithm_name(a) + " needs"), std::string::npos) << e;
   }
 }
+
+// progress_inertia = false (the CLI under --quiet): the variants still call the progress
+// callback every iteration, with a NaN inertia, skip the n exact distances per iteration
+// that the inertia costs, and return the same fit.
+TEST(Accelerated, ProgressWithoutInertiaSkipsItsDistances) {
+  const Threads scope(2);
+  Data D = blobs(2000, 8, 10, 6.0, 101);
+  const auto init = pick_rows(D, 10, 7);
+  for (const auto a : kVariants) {
+    SCOPED_TRACE(pk::algorithm_name(a));
+    auto go = [&](bool with_inertia, std::vector<double>& seen) {
+      pk::KMeansParams p;
+      p.k = 10; p.algorithm = a; p.init = pk::Init::given; p.init_centroids = init.data(); p.tol = 0;
+      p.progress_inertia = with_inertia;
+      p.progress = [&](const pk::Progress& pr) { seen.push_back(pr.inertia); return true; };
+      return pk::fit(D.x.data(), D.n, D.d, p);
+    };
+    std::vector<double> with, without;
+    const pk::KMeansResult r1 = go(true, with), r2 = go(false, without);
+    ASSERT_EQ(with.size(), static_cast<std::size_t>(r1.iterations));
+    ASSERT_EQ(without.size(), with.size());
+    for (const double v : with) EXPECT_TRUE(std::isfinite(v));
+    for (const double v : without) EXPECT_TRUE(std::isnan(v));
+    EXPECT_EQ(r1.labels, r2.labels);
+    EXPECT_EQ(r1.centroids, r2.centroids);
+    EXPECT_EQ(r1.inertia, r2.inertia);
+    EXPECT_EQ(r1.iterations, r2.iterations);
+    EXPECT_EQ(r1.distance_evaluations, r2.distance_evaluations + D.n * static_cast<std::uint64_t>(r1.iterations));
+  }
+}

@@ -67,6 +67,11 @@ struct KMeansParams {
   // (0 = scikit-learn's default, 3 × batch_size, at least 3k; n when larger than n).
   std::size_t init_size = 0;
   ProgressFn progress;             // may be empty
+  // false: the exact accelerated variants (elkan, hamerly, yinyang, exponion) report
+  // Progress::inertia as NaN instead of computing the n exact distances per iteration it
+  // costs them (Lloyd's is free: it comes with the assignment). The CLI sets it false
+  // under --quiet, where the callback only polls for cancellation.
+  bool progress_inertia = true;
   // Test hook: called after each iteration's assignment with the labels of
   // all n rows (in-memory fits only). Accelerated variants must report Lloyd's labels.
   std::function<void(int iteration, const std::int32_t* labels)> on_assignment;

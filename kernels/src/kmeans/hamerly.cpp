@@ -77,6 +77,7 @@ RunOutput bounded_loop(BoundedOps& ops, const RunInput& in, std::vector<float> c
   const KMeansParams* P = in.params;
   const int max_iter = P ? P->max_iter : 300;
   const bool want_progress = P && static_cast<bool>(P->progress);
+  const bool want_inertia = want_progress && P->progress_inertia;
   RunOutput out;
   Centres C;
   std::vector<float> next;
@@ -85,12 +86,12 @@ RunOutput bounded_loop(BoundedOps& ops, const RunInput& in, std::vector<float> c
   double inertia = 0;
   for (int it = 1; it <= max_iter; ++it) {
     C.set(c, k, d);
-    const std::uint64_t changed = ops.assign(C, !have_bounds, want_progress);
+    const std::uint64_t changed = ops.assign(C, !have_bounds, want_inertia);
     have_bounds = true;
     if (P && P->on_assignment) P->on_assignment(it, ops.labels.data());
-    const double shift = ops.update(C, c, next, want_progress, &inertia);
+    const double shift = ops.update(C, c, next, want_inertia, &inertia);
     out.iterations = it;
-    report_progress(in, it, inertia, shift);
+    report_progress(in, it, want_inertia ? inertia : std::numeric_limits<double>::quiet_NaN(), shift);
     centroid_shifts(c, next, k, d, p);
     algo.moved(p);
     if (changed == 0) {
