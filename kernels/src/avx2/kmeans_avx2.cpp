@@ -91,6 +91,32 @@ void own_sqdist_k(const float* x, std::size_t d, const std::uint32_t* rows, std:
   for (; t < m; ++t) own_r<1>(x, d, rows + t, xnorm, c, cnorm, cent + t, out + t);
 }
 
+// One job's local filter and scan over its 16 computed lanes D, in scalar code exactly as
+// the reference (shifts: the sub-panel's 16).
+inline void scan_lanes(const float* shifts, std::uint32_t allow, float T, const float* D, detail::Panel16Res& r) {
+  r.mask = 0;
+  r.pmax = -1.0f;
+  r.m1 = r.m2 = __builtin_inff();
+  r.l1 = -1;
+  for (std::size_t l = 0; l < kL; ++l) {
+    if (!((allow >> l) & 1u)) continue;
+    const float sh = shifts[l];
+    if (sh < T) {
+      r.pmax = sh > r.pmax ? sh : r.pmax;
+      continue;
+    }
+    r.mask |= 1u << l;
+    const float v = D[l];
+    if (v < r.m1) {
+      r.m2 = r.m1;
+      r.m1 = v;
+      r.l1 = static_cast<std::int32_t>(l);
+    } else if (v < r.m2) {
+      r.m2 = v;
+    }
+  }
+}
+
 // panel16_scan: every sub-panel's 16 lanes computed as in panel16_sqdist (AVX2 has no
 // masked FMA), then the local filter, the masked min, its lowest lane and the runner-up
 // in scalar code, exactly as the reference.
@@ -105,27 +131,7 @@ void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels
     for (std::size_t t = 0; t < nb; ++t) {
       const detail::Panel16Job& jb = jobs[t0 + t];
       detail::Panel16Res& r = res[t0 + t];
-      r.mask = 0;
-      r.pmax = -1.0f;
-      r.m1 = r.m2 = __builtin_inff();
-      r.l1 = -1;
-      for (std::size_t l = 0; l < kL; ++l) {
-        if (!((jb.allow >> l) & 1u)) continue;
-        const float sh = shifts[static_cast<std::size_t>(jb.sp) * kL + l];
-        if (sh < jb.T) {
-          r.pmax = sh > r.pmax ? sh : r.pmax;
-          continue;
-        }
-        r.mask |= 1u << l;
-        const float v = D[t * kL + l];
-        if (v < r.m1) {
-          r.m2 = r.m1;
-          r.m1 = v;
-          r.l1 = static_cast<std::int32_t>(l);
-        } else if (v < r.m2) {
-          r.m2 = v;
-        }
-      }
+      scan_lanes(shifts + static_cast<std::size_t>(jb.sp) * kL, jb.allow, jb.T, D + t * kL, r);
     }
   }
 }
@@ -206,27 +212,7 @@ void panel16_rows_k(const float* x, std::size_t d, const float* xnorm, const flo
     for (std::size_t t = 0; t < nb; ++t) {
       const detail::Panel16RowJob& jb = jobs[t0 + t];
       detail::Panel16Res& r = res[t0 + t];
-      r.mask = 0;
-      r.pmax = -1.0f;
-      r.m1 = r.m2 = __builtin_inff();
-      r.l1 = -1;
-      for (std::size_t l = 0; l < kL; ++l) {
-        if (!((jb.allow >> l) & 1u)) continue;
-        const float sh = shifts[l];
-        if (sh < jb.T) {
-          r.pmax = sh > r.pmax ? sh : r.pmax;
-          continue;
-        }
-        r.mask |= 1u << l;
-        const float v = D[t * kL + l];
-        if (v < r.m1) {
-          r.m2 = r.m1;
-          r.m1 = v;
-          r.l1 = static_cast<std::int32_t>(l);
-        } else if (v < r.m2) {
-          r.m2 = v;
-        }
-      }
+      scan_lanes(shifts, jb.allow, jb.T, D + t * kL, r);
     }
   }
 }

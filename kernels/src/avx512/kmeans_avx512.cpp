@@ -102,6 +102,32 @@ void own_sqdist_k(const float* x, std::size_t d, const std::uint32_t* rows, std:
   for (; t < m; ++t) own_r<1>(x, d, rows + t, xnorm, c, cnorm, cent + t, out + t);
 }
 
+// Yinyang's local filter of one job: lanes of allow whose shift is below T are filtered;
+// the rest are to be evaluated (r.mask); pmax = the largest filtered shift, or -1.
+inline void local_filter(__m512 sh, std::uint32_t allow_bits, float T, detail::Panel16Res& r) {
+  const __mmask16 allow = static_cast<__mmask16>(allow_bits);
+  const __mmask16 filt = _mm512_mask_cmp_ps_mask(allow, sh, _mm512_set1_ps(T), _CMP_LT_OQ);
+  r.mask = static_cast<std::uint32_t>(allow & ~filt);
+  r.pmax = filt ? _mm512_mask_reduce_max_ps(filt, sh) : -1.0f;
+  if (r.pmax < -1.0f) r.pmax = -1.0f;
+  r.m1 = r.m2 = __builtin_inff();
+  r.l1 = -1;
+}
+
+// The masked lanes' D = max(0, fma(-2, acc, xn + cn)), then their min, its lowest lane
+// and the runner-up (reductions of exact comparisons: the reference's values).
+inline void scan_result(__m512 acc, __m512 xv, __m512 cn, __mmask16 mk, detail::Panel16Res& r) {
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  const __m512 v = _mm512_max_ps(_mm512_setzero_ps(), _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), acc, _mm512_add_ps(xv, cn)));
+  const __m512 vm = _mm512_mask_blend_ps(mk, inf, v);
+  const float m1 = _mm512_reduce_min_ps(vm);
+  const unsigned eq = _mm512_mask_cmp_ps_mask(mk, vm, _mm512_set1_ps(m1), _CMP_EQ_OQ);
+  const unsigned l1 = static_cast<unsigned>(__builtin_ctz(eq));
+  r.m1 = m1;
+  r.l1 = static_cast<std::int32_t>(l1);
+  r.m2 = _mm512_reduce_min_ps(_mm512_mask_blend_ps(static_cast<__mmask16>(1u << l1), vm, inf));
+}
+
 // panel16_scan: the local filter per sub-panel (one masked compare of 16 shifts with
 // T), then the surviving sub-panels' canonical distances as in panel16_sqdist, up to 8
 // interleaved, then per sub-panel the masked min, its lowest lane and the runner-up
@@ -118,21 +144,11 @@ inline void scan_p(const float* x, float xn, std::size_t d, const float* panels,
     mk[p] = static_cast<__mmask16>(res[ids[p]].mask);
   }
   masked_dots<P>(x, d, pan, mk, acc);
-  const __m512 xv = _mm512_set1_ps(xn), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
-  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  const __m512 xv = _mm512_set1_ps(xn);
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) {
-    detail::Panel16Res& r = res[ids[p]];
-    const __m512 cn = _mm512_loadu_ps(norms + static_cast<std::size_t>(jobs[ids[p]].sp) * kL);
-    const __m512 v = _mm512_max_ps(z, _mm512_fmadd_ps(m2, acc[p], _mm512_add_ps(xv, cn)));
-    const __m512 vm = _mm512_mask_blend_ps(mk[p], inf, v);
-    const float m1 = _mm512_reduce_min_ps(vm);
-    const unsigned eq = _mm512_mask_cmp_ps_mask(mk[p], vm, _mm512_set1_ps(m1), _CMP_EQ_OQ);
-    const unsigned l1 = static_cast<unsigned>(__builtin_ctz(eq));
-    r.m1 = m1;
-    r.l1 = static_cast<std::int32_t>(l1);
-    r.m2 = _mm512_reduce_min_ps(_mm512_mask_blend_ps(static_cast<__mmask16>(1u << l1), vm, inf));
-  }
+  for (int p = 0; p < P; ++p)
+    scan_result(acc[p], xv, _mm512_loadu_ps(norms + static_cast<std::size_t>(jobs[ids[p]].sp) * kL), mk[p],
+                res[ids[p]]);
 }
 
 void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels, const float* norms,
@@ -143,16 +159,8 @@ void panel16_scan_k(const float* x, float xn, std::size_t d, const float* panels
     int na = 0;
     for (std::size_t t = t0; t < t0 + nb; ++t) {
       const detail::Panel16Job& jb = jobs[t];
-      detail::Panel16Res& r = res[t];
-      const __mmask16 allow = static_cast<__mmask16>(jb.allow);
-      const __m512 sh = _mm512_loadu_ps(shifts + static_cast<std::size_t>(jb.sp) * kL);
-      const __mmask16 filt = _mm512_mask_cmp_ps_mask(allow, sh, _mm512_set1_ps(jb.T), _CMP_LT_OQ);
-      r.mask = static_cast<std::uint32_t>(allow & ~filt);
-      r.pmax = filt ? _mm512_mask_reduce_max_ps(filt, sh) : -1.0f;
-      if (r.pmax < -1.0f) r.pmax = -1.0f;
-      r.m1 = r.m2 = __builtin_inff();
-      r.l1 = -1;
-      if (r.mask) ids[na++] = static_cast<int>(t);
+      local_filter(_mm512_loadu_ps(shifts + static_cast<std::size_t>(jb.sp) * kL), jb.allow, jb.T, res[t]);
+      if (res[t].mask) ids[na++] = static_cast<int>(t);
     }
     switch (na) {
       case 8: scan_p<8>(x, xn, d, panels, norms, jobs, res, ids); break;
@@ -274,21 +282,10 @@ inline void rows_p(const float* x, std::size_t d, const float* xnorm, const floa
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) acc[p] = _mm512_maskz_fmadd_ps(mk[p], _mm512_set1_ps(xr[p][j]), pv, acc[p]);
   }
-  const __m512 cn = _mm512_loadu_ps(pnorm), m2 = _mm512_set1_ps(-2.0f), z = _mm512_setzero_ps();
-  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  const __m512 cn = _mm512_loadu_ps(pnorm);
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p) {
-    detail::Panel16Res& r = res[ids[p]];
-    const __m512 xv = _mm512_set1_ps(xnorm[jobs[ids[p]].row]);
-    const __m512 v = _mm512_max_ps(z, _mm512_fmadd_ps(m2, acc[p], _mm512_add_ps(xv, cn)));
-    const __m512 vm = _mm512_mask_blend_ps(mk[p], inf, v);
-    const float m1 = _mm512_reduce_min_ps(vm);
-    const unsigned eq = _mm512_mask_cmp_ps_mask(mk[p], vm, _mm512_set1_ps(m1), _CMP_EQ_OQ);
-    const unsigned l1 = static_cast<unsigned>(__builtin_ctz(eq));
-    r.m1 = m1;
-    r.l1 = static_cast<std::int32_t>(l1);
-    r.m2 = _mm512_reduce_min_ps(_mm512_mask_blend_ps(static_cast<__mmask16>(1u << l1), vm, inf));
-  }
+  for (int p = 0; p < P; ++p)
+    scan_result(acc[p], _mm512_set1_ps(xnorm[jobs[ids[p]].row]), cn, mk[p], res[ids[p]]);
 }
 
 void panel16_rows_k(const float* x, std::size_t d, const float* xnorm, const float* panel, const float* pnorm,
@@ -311,15 +308,8 @@ void panel16_rows_k(const float* x, std::size_t d, const float* xnorm, const flo
     na = 0;
   };
   for (std::size_t t = 0; t < m; ++t) {
-    const detail::Panel16RowJob& jb = jobs[t];
     detail::Panel16Res& r = res[t];
-    const __mmask16 allow = static_cast<__mmask16>(jb.allow);
-    const __mmask16 filt = _mm512_mask_cmp_ps_mask(allow, sh, _mm512_set1_ps(jb.T), _CMP_LT_OQ);
-    r.mask = static_cast<std::uint32_t>(allow & ~filt);
-    r.pmax = filt ? _mm512_mask_reduce_max_ps(filt, sh) : -1.0f;
-    if (r.pmax < -1.0f) r.pmax = -1.0f;
-    r.m1 = r.m2 = __builtin_inff();
-    r.l1 = -1;
+    local_filter(sh, jobs[t].allow, jobs[t].T, r);
     if (r.mask) {
       ids[na++] = static_cast<int>(t);
       if (na == 8) run();
