@@ -10,7 +10,11 @@
 
 namespace personakit {
 
-enum class Algorithm { automatic, lloyd, elkan, hamerly, yinyang, exponion, minibatch };
+// screened: Lloyd whose assignment pass screens every (row, centroid) pair with a bf16
+// dot product and a rigorous error bound, then settles the rows it cannot decide with
+// the exact kernel: Lloyd's labels, distances and inertia, bit for bit (docs/accelerated.md,
+// "Screened Lloyd"). It needs AVX512_BF16 to pay off; elsewhere it runs Lloyd's passes.
+enum class Algorithm { automatic, lloyd, elkan, hamerly, yinyang, exponion, minibatch, screened };
 enum class Init { random, kmeanspp, kmeans_parallel, given };
 
 const char* algorithm_name(Algorithm a);            // "auto", "lloyd", ...
@@ -88,6 +92,9 @@ struct KMeansResult {
   double init_seconds = 0;
   std::uint64_t distance_evaluations = 0;  // point–centroid distances computed (init included)
   std::uint64_t lloyd_equivalent = 0;      // n*k per iteration run (what Lloyd would compute)
+  // screened: bf16 approximate distances of its screens (not in distance_evaluations,
+  // which counts exact canonical distances only); 0 for every other algorithm.
+  std::uint64_t screen_evaluations = 0;
   int best_run = 0;                        // which n_init run was kept
   std::uint64_t best_seed = 0;             // the seed of that run
   Algorithm algorithm = Algorithm::lloyd;  // the one actually run (auto resolved)

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "kmeans/chunked.hpp"
+#include "kmeans/screen.hpp"
 #include "personakit/error.hpp"
 
 namespace personakit {
@@ -22,15 +23,16 @@ const char* algorithm_name(Algorithm a) {
     case Algorithm::yinyang: return "yinyang";
     case Algorithm::exponion: return "exponion";
     case Algorithm::minibatch: return "minibatch";
+    case Algorithm::screened: return "screened";
   }
   return "unknown";
 }
 
 Algorithm parse_algorithm(const std::string& s) {
   for (Algorithm a : {Algorithm::automatic, Algorithm::lloyd, Algorithm::elkan, Algorithm::hamerly,
-                      Algorithm::yinyang, Algorithm::exponion, Algorithm::minibatch})
+                      Algorithm::yinyang, Algorithm::exponion, Algorithm::minibatch, Algorithm::screened})
     if (s == algorithm_name(a)) return a;
-  throw Error("unknown algorithm '" + s + "' (expected auto, lloyd, elkan, hamerly, yinyang, exponion or minibatch)");
+  throw Error("unknown algorithm '" + s + "' (expected auto, lloyd, screened, elkan, hamerly, yinyang, exponion or minibatch)");
 }
 
 const char* init_name(Init i) {
@@ -79,6 +81,7 @@ std::size_t algorithm_state_bytes(Algorithm a, std::size_t n, std::size_t k, std
     case Algorithm::yinyang:
     case Algorithm::exponion: return common + detail::accel_state_bytes(a, n, k, d);  // the bounds
     case Algorithm::minibatch: return 4 * n + 2 * k * d * 4 + k * 8 + (std::size_t{1} << 20);
+    case Algorithm::screened: return common + detail::ScreenRows::bytes(n, d) + 2 * k * d + 16 * k + 16 * 64;
   }
   return common;
 }
@@ -259,6 +262,7 @@ detail::RunOutput dispatch(Algorithm a, RowSource* src, const detail::RunInput& 
     case Algorithm::yinyang: return detail::run_yinyang(in, std::move(c), stream);
     case Algorithm::exponion: return detail::run_exponion(in, std::move(c), stream);
     case Algorithm::minibatch: return detail::run_minibatch(*src, in, std::move(c));
+    case Algorithm::screened: return detail::run_screened(in, std::move(c));
   }
   throw Error("unknown algorithm");
 }
@@ -342,6 +346,7 @@ KMeansResult fit(const float* x, std::size_t n, std::size_t d, const KMeansParam
     in.run = r;
     detail::RunOutput out = dispatch(algo, &msrc, in, std::move(c));
     res.distance_evaluations += out.distance_evaluations;
+    res.screen_evaluations += out.screen_evaluations;
     res.lloyd_equivalent += out.lloyd_equivalent ? out.lloyd_equivalent
                                                  : static_cast<std::uint64_t>(n) * p.k * static_cast<std::uint64_t>(out.iterations);
     if (out.sizes.size() != p.k) out.sizes = sizes_from_labels(out.labels, p.k);
@@ -357,7 +362,9 @@ KMeansResult fit(RowSource& src, const KMeansParams& p) {
   const std::size_t n = src.rows(), d = src.cols();
   validate_params(n, d, p);
   validate_weights(p.weights, n);
-  const Algorithm algo = p.algorithm == Algorithm::automatic ? Algorithm::lloyd : p.algorithm;
+  // Streamed, screened runs Lloyd's passes: its bf16 copy of the rows would be half the
+  // data again in memory (documented in docs/accelerated.md).
+  const Algorithm algo = p.algorithm == Algorithm::automatic || p.algorithm == Algorithm::screened ? Algorithm::lloyd : p.algorithm;
   const bool bounded = algo != Algorithm::lloyd && algo != Algorithm::minibatch;
 
   // Labels are kept (and returned) when they are small: <= 4 Mi rows and within a
@@ -416,6 +423,7 @@ KMeansResult fit(RowSource& src, const KMeansParams& p) {
                             : bounded ? dispatch(algo, &src, in, std::move(c))
                                       : detail::run_lloyd_streamed(src, in, std::move(c), keep_labels, p.max_iter);
     res.distance_evaluations += out.distance_evaluations;
+    res.screen_evaluations += out.screen_evaluations;
     res.lloyd_equivalent += out.lloyd_equivalent ? out.lloyd_equivalent
                                                  : static_cast<std::uint64_t>(n) * p.k * static_cast<std::uint64_t>(out.iterations);
     if (out.sizes.size() != p.k) out.sizes = sizes_from_labels(out.labels, p.k);

@@ -67,6 +67,7 @@ struct RunOutput {
   std::size_t state_bytes = 0;
   std::vector<std::int64_t> sizes; // k rows per cluster (optional: fit counts labels when empty)
   std::uint64_t lloyd_equivalent = 0;  // optional: 0 means n*k*iterations (mini-batch sets it)
+  std::uint64_t screen_evaluations = 0;  // screened Lloyd: bf16 screen evaluations
 };
 
 // The Lloyd update step shared by every exact algorithm, so that all of them
@@ -106,6 +107,9 @@ void report_progress(const RunInput& in, int iteration, double inertia, double s
 // iteration, in.x unused; labels and bounds stay in memory; run_bounded_streamed in
 // hamerly.cpp): the same result as in memory, bit for bit.
 RunOutput run_lloyd(const RunInput& in, std::vector<float> centroids);
+// Screened Lloyd (lloyd.cpp, kmeans/screen.hpp): run_lloyd's result bit for bit, the
+// assignment screened in bf16 where the ISA has a bf16 dot product.
+RunOutput run_screened(const RunInput& in, std::vector<float> centroids);
 RunOutput run_elkan(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
 RunOutput run_hamerly(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);
 RunOutput run_yinyang(const RunInput& in, std::vector<float> centroids, RowSource* src = nullptr);

@@ -11,6 +11,8 @@
 #include <limits>
 
 #include "kmeans/chunked.hpp"
+#include "kmeans/screen.hpp"
+#include "kernel_table.hpp"
 #include "personakit/error.hpp"
 
 namespace personakit::detail {
@@ -22,7 +24,10 @@ class PassOps {
   virtual ~PassOps() = default;
   // Assign every row to pc; fill t (sums, wsum, sizes, inertia, changes). Returns
   // whether any label changed since the previous pass (true on the first pass).
-  virtual bool pass(const PackedCentroids& pc, Totals& t) = 0;
+  // need_dist = false allows a pass to leave the distances (and t.inertia) for later.
+  virtual bool pass(const PackedCentroids& pc, Totals& t, bool need_dist) = 0;
+  // The distances and t.inertia of the last pass's labels to pc, if that pass left them.
+  virtual void complete(const PackedCentroids& /*pc*/, Totals& /*t*/) {}
   // Re-seed t's empty clusters from the distances to pc (the last pass's centroids).
   virtual void reseed(const PackedCentroids& pc, Totals& t) = 0;
   virtual void assigned(int /*iteration*/) {}
@@ -38,15 +43,20 @@ RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int
   std::vector<std::int64_t> sizes;
   bool consistent = false;
   double inertia = 0;
+  // Only screened Lloyd makes use of this: its passes need not compute the distances
+  // of the rows its screen decides unless progress prints the inertia.
+  const bool want = in.params && in.params->progress && in.params->progress_inertia;
   for (int it = 1; it <= max_iter; ++it) {
     pc.pack(c.data(), k, d);
     t.clear();
-    const bool changed = ops.pass(pc, t);
+    const bool changed = ops.pass(pc, t, want);
     out.distance_evaluations += static_cast<std::uint64_t>(n) * k;
     ops.assigned(it);
+    const bool empty = !empty_clusters(t).empty();
+    if (empty) ops.complete(pc, t);  // the re-seed needs every row's distance
     inertia = t.inertia;
     sizes = t.sizes;
-    if (!empty_clusters(t).empty()) ops.reseed(pc, t);
+    if (empty) ops.reseed(pc, t);
     const double shift = finalize_centroids(t, c, next);
     out.iterations = it;
     report_progress(in, it, inertia, shift);
@@ -54,6 +64,10 @@ RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int
       // Same labels as the previous pass, so next == c unless a re-seed intervened.
       out.converged = true;
       consistent = next == c;
+      if (consistent) {
+        ops.complete(pc, t);
+        inertia = t.inertia;
+      }
       c.swap(next);
       break;
     }
@@ -66,7 +80,7 @@ RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int
   if (!consistent) {
     pc.pack(c.data(), k, d);
     t.clear();
-    ops.pass(pc, t);
+    ops.pass(pc, t, true);
     out.distance_evaluations += static_cast<std::uint64_t>(n) * k;
     inertia = t.inertia;
     sizes = t.sizes;
@@ -79,38 +93,189 @@ RunOutput lloyd_loop(PassOps& ops, const RunInput& in, std::vector<float> c, int
 
 class MemoryOps final : public PassOps {
  public:
-  MemoryOps(const RunInput& in, std::size_t k) : in_(in), red_(k, in.d) {
+  // screen: screened Lloyd (kmeans/screen.hpp), where the ISA has a screen kernel and
+  // the data's magnitudes allow it; otherwise (and always for plain Lloyd) exact passes.
+  MemoryOps(const RunInput& in, std::size_t k, bool screen = false) : in_(in), k_(k), red_(k, in.d) {
     assign_huge(labels_, in.n, std::int32_t{-1});
     assign_huge(dist_, in.n, 0.0f);
+    if (screen && in.xnorm) {
+      fn_ = screen_kernels(active_isa());
+      if (fn_) {
+        rows_.prepare(in.x, in.n, in.d);
+        if (!rows_.ok) fn_ = nullptr;
+      }
+    }
   }
-  bool pass(const PackedCentroids& pc, Totals& t) override {
+  bool pass(const PackedCentroids& pc, Totals& t, bool need_dist) override {
     const float* x = in_.x;
     const float* w = in_.weights;
     const std::size_t d = in_.d;
+    // Screen this pass? Not while backing off (the last screened pass left too many rows
+    // open to pay), nor when the centroids' magnitudes rule the bound out.
+    bool scr = false;
+    if (fn_) {
+      if (backoff_ > 0) --backoff_;
+      else {
+        cents_.prepare(pc.rows(), k_, rows_);
+        scr = cents_.ok;
+      }
+    }
+    std::uint64_t open = 0, listed = 0;
     red_.run(in_.n, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
       // Inside a parallel region the dispatched kernel runs serially on this chunk.
-      assign_nearest(x + r0 * d, m, d, in_.xnorm ? in_.xnorm + r0 : nullptr, pc, p.labels.data(), dist_.data() + r0);
+      if (scr) {
+        std::uint64_t l = 0;
+        const std::uint64_t o = screened_chunk(r0, m, pc, p.labels.data(), dist_.data() + r0, need_dist, l);
+#pragma omp atomic
+        open += o;
+#pragma omp atomic
+        listed += l;
+      } else {
+        assign_nearest(x + r0 * d, m, d, in_.xnorm ? in_.xnorm + r0 : nullptr, pc, p.labels.data(), dist_.data() + r0);
+      }
       std::int32_t* lab = labels_.data() + r0;
       p.changes = take_labels(p.labels.data(), lab, m, p.sizes.data());
       const float* wc = w ? w + r0 : nullptr;
       accumulate_sums(x + r0 * d, m, d, lab, wc, p.sums.data(), p.wsum.data());
-      p.inertia = chunk_inertia(dist_.data() + r0, wc, m);
+      p.inertia = scr && !need_dist ? 0.0 : chunk_inertia(dist_.data() + r0, wc, m);
     });
+    const std::uint64_t n = in_.n;
+    have_dist_ = !scr || need_dist;
+    if (!have_dist_) t.inertia = std::numeric_limits<double>::quiet_NaN();
+    if (scr) {
+      screen_evals_ += n * k_;
+      exact_evals_ += (need_dist ? n - open : 0) + listed;
+      // A screened pass costs about 0.6 of an exact one, and each open row about 0.6 of
+      // an exact row more (its candidates listed by a second screen of the row): with
+      // more than 60 % open it no longer pays; exact passes for a while then.
+      if (open * 5 > n * 3) backoff_ = kBackoff;
+    } else {
+      exact_evals_ += n * k_;
+    }
     return t.changes > 0;
   }
   void reseed(const PackedCentroids&, Totals& t) override {
     reseed_in_memory(t, in_.x, in_.weights, labels_.data(), dist_.data(), in_.n);
   }
+  void complete(const PackedCentroids& pc, Totals& t) override {
+    if (have_dist_) return;
+    const std::size_t n = in_.n, nchunks = (n + kChunkRows - 1) / kChunkRows;
+    const auto nc = static_cast<std::ptrdiff_t>(nchunks);
+#pragma omp parallel for schedule(static)
+    for (std::ptrdiff_t cc = 0; cc < nc; ++cc) {
+      const std::size_t r0 = static_cast<std::size_t>(cc) * kChunkRows, m = std::min(kChunkRows, n - r0);
+      own_distances(r0, m, pc, labels_.data() + r0, dist_.data() + r0);
+    }
+    exact_evals_ += n;
+    t.inertia = inertia_from_dist(dist_.data(), in_.weights, n);
+    have_dist_ = true;
+  }
   void assigned(int it) override {
     if (in_.params && in_.params->on_assignment) in_.params->on_assignment(it, labels_.data());
   }
   std::vector<std::int32_t>& labels() { return labels_; }
+  std::uint64_t exact_evaluations() const { return exact_evals_; }
+  std::uint64_t screen_evaluations() const { return screen_evals_; }
 
  private:
+  static constexpr int kBackoff = 8;
+
+  // The canonical distances of rows [r0, r0 + m) to their labels lab (d FMAs a row).
+  void own_distances(std::size_t r0, std::size_t m, const PackedCentroids& pc, const std::int32_t* lab, float* dist) {
+    thread_local std::vector<std::uint32_t> rows;
+    rows.resize(m);
+    for (std::size_t i = 0; i < m; ++i) rows[i] = static_cast<std::uint32_t>(i);
+    kmeans_kernel_table().own_sqdist(in_.x + r0 * in_.d, in_.d, rows.data(), m, in_.xnorm + r0, pc.rows(), pc.norms(),
+                                     lab, dist);
+  }
+
+  // Screened assignment of rows [r0, r0 + m): Lloyd's labels, and its canonical distances
+  // for the open rows always, for the decided ones when need_dist. Returns how many
+  // rows the screen left open; adds their candidates' count (canonical distances
+  // computed for them) to listed.
+  std::uint64_t screened_chunk(std::size_t r0, std::size_t m, const PackedCentroids& pc, std::int32_t* lab,
+                               float* dist, bool need_dist, std::uint64_t& listed) {
+    const std::size_t d = in_.d, dq = rows_.dq;
+    thread_local std::vector<float> thr;
+    thr.resize(m);
+    const std::size_t open = fn_->screen(rows_.xb.data() + r0 * dq, m, dq, rows_.bx.data() + r0, cents_.panels.data(),
+                                         cents_.init.data(), cents_.ge.data(), cents_.gf.data(), cents_.bc.data(), cents_.nvec, lab,
+                                         thr.data());
+    const float* x = in_.x + r0 * d;
+    const float* xn = in_.xnorm + r0;
+    if (need_dist) {
+      thread_local std::vector<std::uint32_t> rows;
+      thread_local std::vector<std::int32_t> cent;
+      thread_local std::vector<float> own;
+      rows.clear();
+      cent.clear();
+      for (std::size_t i = 0; i < m; ++i)
+        if (lab[i] >= 0) {
+          rows.push_back(static_cast<std::uint32_t>(i));
+          cent.push_back(lab[i]);
+        }
+      own.resize(rows.size());
+      if (!rows.empty())
+        kmeans_kernel_table().own_sqdist(x, d, rows.data(), rows.size(), xn, pc.rows(), pc.norms(), cent.data(),
+                                         own.data());
+      for (std::size_t t = 0; t < rows.size(); ++t) dist[rows[t]] = own[t];
+    }
+    if (open) {
+      // Open rows: the screen's candidates (S_j >= thr) get their canonical distances;
+      // the smallest, lowest index on ties, is Lloyd's label (no other centroid can be).
+      // Candidates of all open rows first, then their canonical distances in one call
+      // (independent chains interleaved across rows), then each open row's minimum.
+      thread_local std::vector<std::int32_t> cand;
+      thread_local std::vector<std::uint32_t> crow;
+      thread_local std::vector<float> cd;
+      thread_local std::vector<std::size_t> start;
+      cand.resize(open * k_ + kScreenLanes);
+      crow.clear();
+      start.clear();
+      std::size_t nc = 0;
+      for (std::size_t i = 0; i < m; ++i) {
+        if (lab[i] >= 0) continue;
+        start.push_back(nc);
+        const std::size_t c = fn_->list(rows_.xb.data() + (r0 + i) * dq, dq, cents_.panels.data(), cents_.init.data(),
+                                        cents_.nvec, k_, thr[i], cand.data() + nc);
+        crow.insert(crow.end(), c, static_cast<std::uint32_t>(i));
+        nc += c;
+      }
+      start.push_back(nc);
+      cd.resize(nc);
+      if (nc) kmeans_kernel_table().own_sqdist(x, d, crow.data(), nc, xn, pc.rows(), pc.norms(), cand.data(), cd.data());
+      listed += nc;
+      for (std::size_t q = 0; q + 1 < start.size(); ++q) {
+        const std::size_t s0 = start[q], s1 = start[q + 1];
+        if (s0 == s1) continue;  // cannot happen: Lloyd's label always passes the screen
+        const std::size_t i = crow[s0];
+        std::size_t b = s0;
+        for (std::size_t t = s0 + 1; t < s1; ++t)
+          if (cd[t] < cd[b]) b = t;  // candidates ascend: strict < keeps the lowest index
+        lab[i] = cand[b];
+        dist[i] = cd[b];
+      }
+      // Defensive: a row without candidates (impossible by the bound) gets the exact kernel.
+      for (std::size_t i = 0; i < m; ++i)
+        if (lab[i] < 0) {
+          assign_nearest(x + i * d, 1, d, xn + i, pc, lab + i, dist + i);
+          listed += k_;
+        }
+    }
+    return open;
+  }
+
   const RunInput& in_;
+  std::size_t k_;
   ChunkReducer red_;
   std::vector<std::int32_t> labels_;
   std::vector<float> dist_;
+  const ScreenKernels* fn_ = nullptr;
+  ScreenRows rows_;
+  ScreenCentroids cents_;
+  int backoff_ = 0;
+  bool have_dist_ = true;
+  std::uint64_t exact_evals_ = 0, screen_evals_ = 0;
 };
 
 class StreamOps final : public PassOps {
@@ -126,7 +291,7 @@ class StreamOps final : public PassOps {
     if (keep_) assign_huge(labels_, in.n, std::int32_t{-1});
     else hashes_.assign(nchunks, 0);
   }
-  bool pass(const PackedCentroids& pc, Totals& t) override {
+  bool pass(const PackedCentroids& pc, Totals& t, bool /*need_dist*/) override {
     const std::size_t d = in_.d;
     const float* w = in_.weights;
     bool changed = first_;
@@ -230,6 +395,17 @@ RunOutput run_lloyd(const RunInput& in, std::vector<float> centroids) {
   RunOutput out = lloyd_loop(ops, in, std::move(centroids), in.params->max_iter, in.n);
   out.labels = std::move(ops.labels());
   out.state_bytes = algorithm_state_bytes(Algorithm::lloyd, in.n, k, in.d);
+  return out;
+}
+
+RunOutput run_screened(const RunInput& in, std::vector<float> centroids) {
+  const std::size_t k = centroids.size() / in.d;
+  MemoryOps ops(in, k, true);
+  RunOutput out = lloyd_loop(ops, in, std::move(centroids), in.params->max_iter, in.n);
+  out.labels = std::move(ops.labels());
+  out.distance_evaluations = ops.exact_evaluations();
+  out.screen_evaluations = ops.screen_evaluations();
+  out.state_bytes = algorithm_state_bytes(Algorithm::screened, in.n, k, in.d);
   return out;
 }
 

@@ -1,0 +1,183 @@
+// AVX-512 BF16 screen for exact Lloyd (kmeans/screen.hpp; reference: ref/screen_ref.cpp).
+// Built with -mavx512bf16 on top of the avx512 flags (kernels/CMakeLists.txt) and only
+// called when the CPU reports AVX512_BF16 (screen_kernel).
+//
+// Micro-kernel: R rows × NV panels of 16 centroids; one VDPBF16PS per (row, panel, pair of
+// features) adds two bf16 products into each fp32 lane, so a lane accumulates one
+// (row, centroid) score S at twice the fp32 FMA rate. The accumulators start at the
+// panel's init; the row's feature pair is broadcast as one 32-bit word; the last pair
+// (a, b)·(e, f) adds the bound term P. Epilogue per (row, panel), 4 ops: the panel
+// index goes into S's low 8 mantissa bits (one VPTERNLOGD), then per lane the two
+// largest such values (max, min, max): the largest's index comes with it, and the
+// state (2 vectors a row) stays in registers for R = 4.
+#include <immintrin.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "kmeans/screen.hpp"
+
+namespace personakit::avx512 {
+namespace {
+
+constexpr std::size_t kL = detail::kScreenLanes;
+constexpr int kR = 6;   // rows per block: 6×4 accumulators + 4 panel vectors (the state lives in memory)
+
+constexpr unsigned kCodeMask = (1u << detail::kScreenCodeBits) - 1;
+
+struct RowState {
+  __m512 m1, m2;
+};
+
+template <int R, int NV>
+inline __attribute__((always_inline)) void group(const std::uint16_t* xb, std::size_t dq, const std::uint16_t* pan,
+                                                 std::size_t pstride, const float* init, unsigned v0,
+                                                 RowState (&st)[R]) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const __m512 a0 = _mm512_loadu_ps(init + v * kL);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[r][v] = a0;
+  }
+  const std::size_t nq = dq / 2;
+  for (std::size_t p = 0; p < nq; ++p) {
+    __m512bh c[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      c[v] = (__m512bh)_mm512_loadu_si512(static_cast<const void*>(pan + v * pstride + p * 2 * kL));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      std::int32_t w;
+      std::memcpy(&w, xb + r * dq + 2 * p, 4);
+      const __m512bh xv = (__m512bh)_mm512_set1_epi32(w);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], c[v], xv);
+    }
+  }
+  const __m512i keep = _mm512_set1_epi32(static_cast<int>(~kCodeMask));
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const __m512i code = _mm512_set1_epi32(static_cast<int>(v0 + unsigned(v)));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      // (S & ~mask) | code, then the lane's two largest.
+      const __m512 s = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(acc[r][v]), keep, code, 0xEA));
+      st[r].m2 = _mm512_max_ps(st[r].m2, _mm512_min_ps(st[r].m1, s));
+      st[r].m1 = _mm512_max_ps(st[r].m1, s);
+    }
+  }
+}
+
+template <int R>
+std::size_t rows(const std::uint16_t* xb, std::size_t dq, const float* bx, const std::uint16_t* panels,
+                 const float* init, const float* ge, const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab,
+                 float* thr) {
+  RowState st[R];
+  const __m512 lo = _mm512_set1_ps(-FLT_MAX);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) st[r].m1 = st[r].m2 = lo;
+  const std::size_t pstride = dq * kL;
+  for (std::size_t v0 = 0; v0 < nvec;) {
+    const std::size_t left = nvec - v0;
+    const std::uint16_t* pan = panels + v0 * pstride;
+    const float* in = init + v0 * kL;
+    const auto u0 = static_cast<unsigned>(v0);
+    if (left >= 4) {
+      group<R, 4>(xb, dq, pan, pstride, in, u0, st);
+      v0 += 4;
+    } else if (left == 3) {
+      group<R, 3>(xb, dq, pan, pstride, in, u0, st);
+      v0 += 3;
+    } else if (left == 2) {
+      group<R, 2>(xb, dq, pan, pstride, in, u0, st);
+      v0 += 2;
+    } else {
+      group<R, 1>(xb, dq, pan, pstride, in, u0, st);
+      v0 += 1;
+    }
+  }
+  std::size_t open = 0;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const float smax = _mm512_reduce_max_ps(st[r].m1);
+    const __mmask16 eq = _mm512_cmp_ps_mask(st[r].m1, _mm512_set1_ps(smax), _CMP_EQ_OQ);
+    std::uint32_t bits;
+    std::memcpy(&bits, &smax, 4);
+    const auto j1 = static_cast<std::int32_t>((bits & kCodeMask) * kL + unsigned(__builtin_ctz(eq)));
+    const float th = detail::screen_threshold(
+        smax, detail::from_bf16(xb[r * dq + dq - 2]) * ge[j1] + detail::from_bf16(xb[r * dq + dq - 1]) * gf[j1], bc[j1],
+        bx[r]);
+    const __m512 tv = _mm512_set1_ps(th);
+    const __mmask16 c1 = _mm512_cmp_ps_mask(st[r].m1, tv, _CMP_GE_OQ);
+    const __mmask16 c2 = _mm512_cmp_ps_mask(st[r].m2, tv, _CMP_GE_OQ);
+    thr[r] = th;
+    if (__builtin_popcount(c1) == 1 && c2 == 0) {
+      lab[r] = j1;
+    } else {
+      lab[r] = -1;
+      ++open;
+    }
+  }
+  return open;
+}
+
+std::size_t screen_k(const std::uint16_t* xb, std::size_t m, std::size_t dq, const float* bx,
+                     const std::uint16_t* panels, const float* init, const float* ge, const float* gf, const float* bc,
+                     std::size_t nvec, std::int32_t* lab, float* thr) {
+  std::size_t open = 0, i = 0;
+  for (; i + kR <= m; i += kR)
+    open += rows<kR>(xb + i * dq, dq, bx + i, panels, init, ge, gf, bc, nvec, lab + i, thr + i);
+  for (; i < m; ++i) open += rows<1>(xb + i * dq, dq, bx + i, panels, init, ge, gf, bc, nvec, lab + i, thr + i);
+  return open;
+}
+
+// One row, P panels at a time (P independent accumulation chains), unmodified S.
+template <int P>
+inline void list_p(const std::uint16_t* xrow, std::size_t nq, const std::uint16_t* pan, std::size_t pstride,
+                   const float* init, __m512 (&acc)[P]) {
+#pragma GCC unroll 8
+  for (int v = 0; v < P; ++v) acc[v] = _mm512_loadu_ps(init + v * kL);
+  for (std::size_t p = 0; p < nq; ++p) {
+    std::int32_t w;
+    std::memcpy(&w, xrow + 2 * p, 4);
+    const __m512bh xv = (__m512bh)_mm512_set1_epi32(w);
+#pragma GCC unroll 8
+    for (int v = 0; v < P; ++v)
+      acc[v] = _mm512_dpbf16_ps(acc[v], (__m512bh)_mm512_loadu_si512(static_cast<const void*>(pan + v * pstride + p * 2 * kL)), xv);
+  }
+}
+
+std::size_t list_k(const std::uint16_t* xrow, std::size_t dq, const std::uint16_t* panels, const float* init,
+                   std::size_t nvec, std::size_t k, float thr, std::int32_t* idx) {
+  const std::size_t pstride = dq * kL, nq = dq / 2;
+  const __m512 tv = _mm512_set1_ps(thr);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  std::size_t c = 0;
+  auto emit = [&](__m512 s, std::size_t v) {
+    const std::size_t base = v * kL;
+    __mmask16 mk = _mm512_cmp_ps_mask(s, tv, _CMP_GE_OQ);
+    if (base + kL > k) mk &= static_cast<__mmask16>((1u << (k - base)) - 1);
+    _mm512_mask_compressstoreu_epi32(idx + c, mk, _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(base))));
+    c += static_cast<std::size_t>(__builtin_popcount(mk));
+  };
+  std::size_t v = 0;
+  for (; v + 8 <= nvec; v += 8) {
+    __m512 acc[8];
+    list_p<8>(xrow, nq, panels + v * pstride, pstride, init + v * kL, acc);
+    for (int t = 0; t < 8; ++t) emit(acc[t], v + std::size_t(t));
+  }
+  for (; v < nvec; ++v) {
+    __m512 acc[1];
+    list_p<1>(xrow, nq, panels + v * pstride, pstride, init + v * kL, acc);
+    emit(acc[0], v);
+  }
+  return c;
+}
+
+}  // namespace
+
+const detail::ScreenKernels kScreenKernels = {&screen_k, &list_k};
+
+}  // namespace personakit::avx512
