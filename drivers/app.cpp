@@ -61,7 +61,8 @@ void add_fit(CLI::App& app, FitOptions& o) {
   s->add_option("--output,-o", o.output, "output model file (HDF5)")->required();
   s->add_option("--dataset", o.dataset, "2-D dataset holding the rows")->capture_default_str();
   s->add_option("--algorithm,-a", o.algorithm,
-                "lloyd | elkan | hamerly | yinyang | exponion | minibatch | auto")
+                "lloyd | screened | elkan | hamerly | yinyang | exponion | minibatch | auto (screened: "
+                "Lloyd's result bit for bit, its assignment screened in bf16; docs/accelerated.md)")
       ->capture_default_str();
   s->add_option("--init", o.init,
                 "kmeans++ | random | kmeans|| | FILE.h5 (its /centroids: any model file works)")

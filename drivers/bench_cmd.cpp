@@ -987,6 +987,7 @@ int run_bench(RunOptions& o, std::ostream& out, std::ostream& err) {
               c["algorithm_run"] = algorithm_name(res.algorithm);
               c["distance_evaluations"] = res.distance_evaluations;
               c["lloyd_equivalent"] = res.lloyd_equivalent;
+              if (res.screen_evaluations) c["screen_evaluations"] = res.screen_evaluations;
               if (res.lloyd_equivalent > 0)
                 c["distance_fraction"] = double(res.distance_evaluations) / double(res.lloyd_equivalent);
               c["inertia"] = res.inertia;

@@ -27,7 +27,7 @@ Algorithm algorithm_option(const std::string& s) {
   try {
     return parse_algorithm(lower(s));
   } catch (const personakit::Error&) {
-    usage("--algorithm '" + s + "': expected lloyd, elkan, hamerly, yinyang, exponion, minibatch or auto");
+    usage("--algorithm '" + s + "': expected lloyd, screened, elkan, hamerly, yinyang, exponion, minibatch or auto");
   }
 }
 
@@ -209,6 +209,7 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
     a["seconds"] = r.seconds;
     a["distance_evaluations"] = static_cast<std::int64_t>(r.distance_evaluations);
     a["lloyd_equivalent"] = static_cast<std::int64_t>(r.lloyd_equivalent);
+    if (r.screen_evaluations) a["screen_evaluations"] = static_cast<std::int64_t>(r.screen_evaluations);
     a["isa"] = isa_in_use();
     a["threads"] = threads_in_use();
     a["personakit_version"] = PERSONAKIT_CLI_VERSION;
@@ -230,6 +231,7 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
       j["init_seconds"] = r.init_seconds;
       j["distance_evaluations"] = r.distance_evaluations;
       j["lloyd_equivalent"] = r.lloyd_equivalent;
+      j["screen_evaluations"] = r.screen_evaluations;
       j["isa"] = isa_in_use();
       j["threads"] = threads_in_use();
       j["seed"] = o.seed;
@@ -269,6 +271,9 @@ int run_fit(const FitOptions& o, std::ostream& out, std::ostream& err) {
             << std::fixed << std::setprecision(1)
             << 100.0 * double(r.distance_evaluations) / double(r.lloyd_equivalent) << "% of Lloyd's)"
             << std::defaultfloat << std::setprecision(6) << "\n";
+        if (r.screen_evaluations)
+          out << "  bf16 screen evaluations " << format_count(double(r.screen_evaluations))
+              << " (not counted above: approximate, at twice the fp32 rate)\n";
       }
       out << "  cluster sizes:";
       for (auto s : r.sizes) out << " " << s;

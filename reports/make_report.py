@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 PEERS = ("sklearn-lloyd", "sklearn-elkan", "sklearn-minibatch", "faiss")
 COLORS = {
     "lloyd": "#1f77b4", "hamerly": "#2ca02c", "elkan": "#17becf", "yinyang": "#9467bd",
-    "exponion": "#8c564b", "minibatch": "#bcbd22", "auto": "#7f7f7f",
+    "exponion": "#8c564b", "screened": "#17becf", "minibatch": "#bcbd22", "auto": "#7f7f7f",
     "sklearn-lloyd": "#ff7f0e", "sklearn-elkan": "#d62728", "sklearn-minibatch": "#e377c2",
     "faiss": "#555555",
 }

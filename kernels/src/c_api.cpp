@@ -59,6 +59,7 @@ personakit::Algorithm to_algo(pk_algorithm a) {
     case PK_ALGO_YINYANG: return Algorithm::yinyang;
     case PK_ALGO_EXPONION: return Algorithm::exponion;
     case PK_ALGO_MINIBATCH: return Algorithm::minibatch;
+    case PK_ALGO_SCREENED: return Algorithm::screened;
   }
   throw personakit::Error("unknown algorithm code " + std::to_string(static_cast<int>(a)));
 }

@@ -156,8 +156,14 @@ void expect_same(const Trace& lloyd, const Trace& v, const std::string& what) {
   EXPECT_EQ(a.sizes, b.sizes) << what;
 }
 
+// In memory: the bounded variants and screened Lloyd (its bf16 screen on CPUs with
+// AVX512_BF16; on others it runs Lloyd's passes, and ScreenedEveryIsa below covers the
+// screen through the scalar reference kernel on any CPU).
 const pk::Algorithm kVariants[] = {pk::Algorithm::elkan, pk::Algorithm::hamerly, pk::Algorithm::yinyang,
-                                   pk::Algorithm::exponion};
+                                   pk::Algorithm::exponion, pk::Algorithm::screened};
+// Streamed: the bounded variants (streamed, screened runs Lloyd's streamed passes).
+const pk::Algorithm kBounded[] = {pk::Algorithm::elkan, pk::Algorithm::hamerly, pk::Algorithm::yinyang,
+                                  pk::Algorithm::exponion};
 
 struct Case {
   Data data;
@@ -267,6 +273,7 @@ TEST(Accelerated, FewerDistanceEvaluationsOnSeparatedData) {
   for (const auto a : kVariants) {
     const Trace v = run(D, a, init, 64, 0.0, 100);
     expect_same(lloyd, v, pk::algorithm_name(a));
+    if (a == pk::Algorithm::screened && v.res.screen_evaluations == 0) continue;  // no bf16 here
     EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations) << pk::algorithm_name(a);
     // Iteration 1 has no bounds (n·k); every later one must prune most of the work.
     EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 2) << pk::algorithm_name(a);
@@ -425,7 +432,7 @@ TEST(Accelerated, StreamedEqualsInMemoryBitForBit) {
         lloyd = run(D, pk::Algorithm::lloyd, init, k, 0.0, max_iter);
       }
       if (max_iter == 300) EXPECT_TRUE(lloyd.res.converged) << "the case must reach strict convergence";
-      for (const auto a : kVariants) {
+      for (const auto a : kBounded) {
         Trace mem;
         {
           const Threads scope(2);
@@ -461,7 +468,7 @@ TEST(Accelerated, StreamedReseedAndProgressEqualInMemory) {
   auto init = pick_rows(D, 7, 1);
   for (std::size_t f = 0; f < D.d; ++f) init[3 * D.d + f] = 1000.0f;
   for (std::size_t f = 0; f < D.d; ++f) init[5 * D.d + f] = -1000.0f;
-  for (const auto a : kVariants) {
+  for (const auto a : kBounded) {
     SCOPED_TRACE(pk::algorithm_name(a));
     const Trace mem = run(D, a, init, 7, 0.0, 40);
     StreamSource src(D, 1, true);
@@ -494,7 +501,7 @@ TEST(Accelerated, StreamedStateMustFitTheMemoryLimit) {
   Data D = blobs(6 * kChunk + 777, 8, 20, 6.0, 7);
   const std::size_t k = 24, limit = std::size_t(1) << 20;
   const auto init = pick_rows(D, k, 3);
-  for (const auto a : kVariants) {
+  for (const auto a : kBounded) {
     SCOPED_TRACE(pk::algorithm_name(a));
     StreamSource src(D, 2, true);
     if (a == pk::Algorithm::elkan) {
@@ -540,6 +547,71 @@ TEST(Accelerated, ProgressWithoutInertiaSkipsItsDistances) {
     EXPECT_EQ(r1.centroids, r2.centroids);
     EXPECT_EQ(r1.inertia, r2.inertia);
     EXPECT_EQ(r1.iterations, r2.iterations);
+    if (a == pk::Algorithm::screened) {
+      // Screened: the decided rows' distances are skipped (the open rows' come with their
+      // assignment), and only when a screen ran.
+      if (r1.screen_evaluations == 0) EXPECT_EQ(r1.distance_evaluations, r2.distance_evaluations);
+      else EXPECT_LT(r2.distance_evaluations, r1.distance_evaluations);
+      EXPECT_EQ(r1.screen_evaluations, r2.screen_evaluations);
+      continue;
+    }
     EXPECT_EQ(r1.distance_evaluations, r2.distance_evaluations + D.n * static_cast<std::uint64_t>(r1.iterations));
   }
+}
+
+// Screened Lloyd on every ISA: the scalar table screens with the reference kernel (any
+// CPU), avx512 with VDPBF16PS where the CPU has AVX512_BF16, avx2 runs Lloyd's passes.
+// Lloyd's labels at every iteration, its centroids, inertia and sizes, on real-valued
+// blobs, on an integer grid with exact ties, on rows exactly on bisectors, and with
+// zero and fractional weights; k across several panels and a partial last one, d odd
+// and even. Where a screen ran it must have decided most rows of the separated blobs.
+TEST(Accelerated, ScreenedEveryIsa) {
+  const Threads scope(2);
+  const pk::Isa saved = pk::active_isa();
+  for (const pk::Isa isa : pk::available_isas()) {
+    pk::force_isa(isa);
+    for (const std::size_t d : {3u, 33u, 64u}) {
+      for (const std::size_t k : {19u, 150u}) {
+        for (const int kind : {0, 1, 2, 3}) {
+          if (kind >= 2 && d == 3 && k == 150) continue;  // d = 3: 64 distinct rows there
+          Data D = kind == 0 ? blobs(1500, d, 40, 6.0, 13 + d)
+                 : kind == 1 ? grid(1500, d, 8, 17 + d)
+                 : kind == 2 ? bisectors(1500, d, 51 + d)
+                             : customers(1500, d, 23 + d);
+          if (kind == 3) {
+            std::mt19937_64 g(5 + d);
+            D.w.resize(D.n);
+            for (auto& v : D.w) v = (g() % 4 == 0) ? 0.0f : static_cast<float>(1 + g() % 7) * 0.25f;
+          }
+          const auto init = pick_rows(D, k, 3 + k);
+          const std::string what = std::string("screened isa=") + pk::isa_name(isa) + " d=" + std::to_string(d) +
+                                   " k=" + std::to_string(k) + " kind=" + std::to_string(kind);
+          SCOPED_TRACE(what);
+          const Trace lloyd = run(D, pk::Algorithm::lloyd, init, k, 0.0, 12);
+          const Trace v = run(D, pk::Algorithm::screened, init, k, 0.0, 12);
+          expect_same(lloyd, v, what);
+          if (isa == pk::Isa::scalar) EXPECT_GT(v.res.screen_evaluations, 0u) << "the reference screen runs anywhere";
+          if (isa == pk::Isa::avx2) EXPECT_EQ(v.res.screen_evaluations, 0u) << "no bf16 dot product on avx2";
+          if (kind == 0 && v.res.screen_evaluations > 0)
+            EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 4)
+                << "the screen should decide most rows of separated blobs";
+        }
+      }
+    }
+  }
+  pk::force_isa(saved);
+}
+
+// Screening is skipped where the bound cannot hold in fp32 (|values| >= 2^40): the fit
+// then runs Lloyd's passes, with Lloyd's result, and counts no screen evaluations.
+TEST(Accelerated, ScreenedSkipsHugeMagnitudes) {
+  const Threads scope(2);
+  Data D = blobs(1200, 8, 6, 6.0, 3);
+  for (auto& v : D.x) v *= 0x1.0p41f;
+  const auto init = pick_rows(D, 6, 1);
+  const Trace lloyd = run(D, pk::Algorithm::lloyd, init, 6, 0.0, 20);
+  const Trace v = run(D, pk::Algorithm::screened, init, 6, 0.0, 20);
+  expect_same(lloyd, v, "screened, |x| ~ 2^41");
+  EXPECT_EQ(v.res.screen_evaluations, 0u);
+  EXPECT_EQ(v.res.distance_evaluations, lloyd.res.distance_evaluations);
 }

@@ -406,12 +406,16 @@ TEST(CliFit, UnitWeightsChangeNothing) {
 
 TEST(CliFit, EveryAlgorithmRunsAndExactOnesAgreeWithLloyd) {
   double lloyd = 0;
-  for (std::string alg : {"lloyd", "elkan", "hamerly", "yinyang", "exponion", "auto", "minibatch"}) {
+  for (std::string alg : {"lloyd", "screened", "elkan", "hamerly", "yinyang", "exponion", "auto", "minibatch"}) {
     FitOptions f = fit_opts(blobs(), 4, path("alg_" + alg + ".h5"));
     f.algorithm = alg;
     Outcome r = call(run_fit, f);
     ASSERT_EQ(r.rc, 0) << alg << ": " << r.err;
     double inertia = r.j()["inertia"].get<double>();
+    EXPECT_TRUE(r.j().contains("screen_evaluations")) << alg;
+    if (alg != "screened") EXPECT_EQ(r.j()["screen_evaluations"].get<std::uint64_t>(), 0u) << alg;
+    // Screened Lloyd is Lloyd's fit bit for bit: the same inertia, exactly.
+    if (alg == "screened") EXPECT_EQ(inertia, lloyd);
     // Same seed -> same k-means++ centroids; the exact variants make Lloyd's
     // assignments at every iteration, so the inertia agrees to summation-order
     // rounding (issue 4 asks 1e-6 relative).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernel_table.hpp"
+#include "kmeans/screen.hpp"
 #include "personakit/assign.hpp"
 #include "personakit/isa.hpp"
 
@@ -317,6 +318,89 @@ TEST_P(KmeansIsa, ElkanFilterMatchesScalar) {
       EXPECT_EQ(want, m2);
     }
   }
+}
+
+// The bf16 screen (kmeans/screen.hpp) on every ISA that has one, against brute force
+// with the canonical distance: a decided row's label IS the canonical nearest centroid
+// (lowest index on ties), and every row's candidate list holds every centroid at the
+// canonical minimum. Data built to break a loose bound: rows exactly on bisectors and
+// at centroids (ties), a large common offset (cancellation in the canonical
+// arithmetic), tiny magnitudes (denormals in fp32 and bf16), a feature of huge scale
+// next to small ones, integer grids; d odd and even, k with partial last panels.
+TEST_P(KmeansIsa, ScreenKeepsTheCanonicalNearest) {
+  namespace dt = pk::detail;
+  const dt::ScreenKernels* sk = dt::screen_kernels(GetParam());
+  if (!sk) GTEST_SKIP() << "no bf16 screen on " << pk::isa_name(GetParam());
+  std::mt19937 rng(11);
+  std::size_t decided = 0, total = 0;
+  for (const std::size_t d : {1, 2, 3, 16, 33, 64}) {
+    for (const std::size_t k : {1, 5, 17, 64, 130}) {
+      for (int kind = 0; kind < 7; ++kind) {
+        const std::size_t n = 97;
+        std::normal_distribution<float> g(0.0f, 1.0f);
+        std::vector<float> c(k * d), x(n * d);
+        const float off = kind == 2 ? 3.0e4f : 0.0f, scale = kind == 3 ? 1e-39f : kind == 6 ? 1e-20f : 1.0f;
+        for (auto& v : c) v = kind == 4 ? std::round(g(rng) * 2) : off + scale * 4 * g(rng);
+        if (kind == 5)
+          for (std::size_t j = 0; j < k; ++j) c[j * d] *= 1e4f;  // one feature of huge scale
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t a = rng() % k, b = rng() % k;
+          for (std::size_t f = 0; f < d; ++f) {
+            float v;
+            if (kind == 1 && i % 3 == 0) v = 0.5f * (c[a * d + f] + c[b * d + f]);      // bisector
+            else if (kind == 1 && i % 3 == 1) v = c[a * d + f];                          // on a centroid
+            else if (kind == 4) v = std::round(g(rng) * 2);                              // grid: ties
+            else v = c[a * d + f] + (kind == 5 && f == 0 ? 1e4f : 1.0f) * scale * 0.7f * g(rng);
+            x[i * d + f] = v;
+          }
+        }
+        dt::ScreenRows rows;
+        rows.prepare(x.data(), n, d);
+        ASSERT_TRUE(rows.ok);
+        dt::ScreenCentroids cs;
+        cs.prepare(c.data(), k, rows);
+        ASSERT_TRUE(cs.ok);
+        std::vector<std::int32_t> lab(n, -9), idx(k + 16);
+        std::vector<float> thr(n);
+        sk->screen(x.data(), n, d, rows.mu.data(), rows.ab.data(), rows.bx.data(), cs.panels.data(), cs.init.data(),
+                   cs.ge.data(), cs.gf.data(), cs.bc.data(), cs.nvec, lab.data(), thr.data());
+        for (std::size_t i = 0; i < n; ++i) {
+          const float* xi = x.data() + i * d;
+          const float xn = pk::sqnorm_canonical(xi, d);
+          float best = INFINITY;
+          std::int32_t arg = -1;
+          std::vector<float> D(k);
+          for (std::size_t j = 0; j < k; ++j) {
+            D[j] = pk::sqdist_canonical(xi, xn, c.data() + j * d, pk::sqnorm_canonical(c.data() + j * d, d), d);
+            if (D[j] < best) {
+              best = D[j];
+              arg = static_cast<std::int32_t>(j);
+            }
+          }
+          const std::string what = "d=" + std::to_string(d) + " k=" + std::to_string(k) + " kind=" +
+                                   std::to_string(kind) + " row=" + std::to_string(i);
+          ++total;
+          if (lab[i] >= 0) {
+            ++decided;
+            EXPECT_EQ(lab[i], arg) << what;
+          }
+          const std::size_t m = sk->list(xi, d, rows.mu.data(), rows.ab[i], cs.panels.data(), cs.init.data(), cs.nvec, k,
+                                         thr[i], idx.data());
+          std::vector<bool> in(k, false);
+          for (std::size_t t = 0; t < m; ++t) {
+            ASSERT_LT(static_cast<std::size_t>(idx[t]), k) << what;
+            if (t) EXPECT_LT(idx[t - 1], idx[t]) << what << ": ascending";
+            in[static_cast<std::size_t>(idx[t])] = true;
+          }
+          for (std::size_t j = 0; j < k; ++j)
+            if (D[j] == best) EXPECT_TRUE(in[j]) << what << ": centroid " << j << " at the minimum not listed";
+          if (lab[i] >= 0) EXPECT_TRUE(in[static_cast<std::size_t>(lab[i])]) << what;
+        }
+      }
+    }
+  }
+  // Not a property of exactness, but the screen must do its job on most of these rows.
+  EXPECT_GT(decided * 2, total) << decided << " of " << total << " rows decided";
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, KmeansIsa, ::testing::ValuesIn(pk::available_isas()), isa_param_name);

@@ -21,7 +21,8 @@ typedef enum pk_status {
 
 typedef enum pk_algorithm {
   PK_ALGO_AUTO = 0, PK_ALGO_LLOYD = 1, PK_ALGO_ELKAN = 2, PK_ALGO_HAMERLY = 3,
-  PK_ALGO_YINYANG = 4, PK_ALGO_EXPONION = 5, PK_ALGO_MINIBATCH = 6
+  PK_ALGO_YINYANG = 4, PK_ALGO_EXPONION = 5, PK_ALGO_MINIBATCH = 6,
+  PK_ALGO_SCREENED = 7 /* Lloyd's result bit for bit, assignment screened in bf16 */
 } pk_algorithm;
 
 typedef enum pk_init { PK_INIT_RANDOM = 0, PK_INIT_KMEANSPP = 1, PK_INIT_KMEANS_PARALLEL = 2, PK_INIT_GIVEN = 3 } pk_init;

@@ -11,6 +11,7 @@
 #include "kmeans/chunked.hpp"
 #include "kmeans/screen.hpp"
 #include "personakit/error.hpp"
+#include "personakit/isa.hpp"
 
 namespace personakit {
 
@@ -63,7 +64,20 @@ Init parse_init(const std::string& s) {
 // bookkeeping to pay against a kernel at ~60-80 % of the FMA peak, so `auto` is Lloyd.
 // The variants stay selectable, and they do compute far fewer distances (Yinyang 23 %,
 // Elkan 6.5 % at 2e5 × 64, K = 256).
-Algorithm choose_algorithm(std::size_t /*n*/, std::size_t /*k*/, std::size_t /*d*/) {
+//
+// Screened Lloyd (session 6, docs/accelerated.md "Screened Lloyd"): same labels as Lloyd,
+// its assignment at the bf16 dot-product rate. Measured against Lloyd from the same
+// k-means++ centroids (2 threads, fit seconds): blobs 2e5 × 64, K = 256: 0.70×; blobs
+// 2e5 × 32 and 1e5 × 128, K = 256: 0.84-0.85×; blobs 2e5 × 64, K = 128: 0.95×; K = 64 at
+// d = 64 and 128: 0.95-1.15×; K = 8: 1.3-1.5×; d = 16: 1.0× (K = 256) to 4× (customers,
+// K = 64). On the generated customers (features of very unequal scale) most rows stay
+// open and screening backs off, at a cost of 1.1-1.2× Lloyd's time at K = 256, d = 16
+// and 32. So `auto` is screened for K >= 256 and 32 <= d <= kScreenMaxD when the CPU has
+// AVX512_BF16 (and the active ISA is avx512), Lloyd otherwise.
+Algorithm choose_algorithm(std::size_t /*n*/, std::size_t k, std::size_t d) {
+  if (k >= 256 && k <= 16 * detail::kScreenMaxVec && d >= 32 && d <= detail::kScreenMaxD &&
+      active_isa() == Isa::avx512 && detail::screen_kernels(Isa::avx512) != nullptr)
+    return Algorithm::screened;
   return Algorithm::lloyd;
 }
 

@@ -145,10 +145,16 @@ class MemoryOps final : public PassOps {
     if (scr) {
       screen_evals_ += n * k_;
       exact_evals_ += (need_dist ? n - open : 0) + listed;
-      // A screened pass costs about 0.6 of an exact one, and each open row about 0.6 of
-      // an exact row more (its candidates listed by a second screen of the row): with
-      // more than 60 % open it no longer pays; exact passes for a while then.
-      if (open * 5 > n * 3) backoff_ = kBackoff;
+      // A screened pass costs about 0.6 of an exact one on the data it suits, and each
+      // open row costs a second screen of the row plus its candidates' exact distances.
+      // When more than half the rows stay open (features of very unequal scale, as in
+      // the generated customers, where bf16's relative error swamps the gaps), or their
+      // candidates add up to a quarter of n·k, screening does not pay: exact passes for
+      // 8 iterations, then 16, 32, ... after each further failed try.
+      if (open * 2 > n || listed * 4 > n * k_) {
+        backoff_ = next_backoff_;
+        next_backoff_ *= 2;
+      }
     } else {
       exact_evals_ += n * k_;
     }
@@ -178,7 +184,6 @@ class MemoryOps final : public PassOps {
   std::uint64_t screen_evaluations() const { return screen_evals_; }
 
  private:
-  static constexpr int kBackoff = 8;
 
   // The canonical distances of rows [r0, r0 + m) to their labels lab (d FMAs a row).
   void own_distances(std::size_t r0, std::size_t m, const PackedCentroids& pc, const std::int32_t* lab, float* dist) {
@@ -195,13 +200,13 @@ class MemoryOps final : public PassOps {
   // computed for them) to listed.
   std::uint64_t screened_chunk(std::size_t r0, std::size_t m, const PackedCentroids& pc, std::int32_t* lab,
                                float* dist, bool need_dist, std::uint64_t& listed) {
-    const std::size_t d = in_.d, dq = rows_.dq;
+    const std::size_t d = in_.d;
+    const float* x = in_.x + r0 * d;
     thread_local std::vector<float> thr;
     thr.resize(m);
-    const std::size_t open = fn_->screen(rows_.xb.data() + r0 * dq, m, dq, rows_.bx.data() + r0, cents_.panels.data(),
-                                         cents_.init.data(), cents_.ge.data(), cents_.gf.data(), cents_.bc.data(), cents_.nvec, lab,
-                                         thr.data());
-    const float* x = in_.x + r0 * d;
+    const std::size_t open = fn_->screen(x, m, d, rows_.mu.data(), rows_.ab.data() + r0, rows_.bx.data() + r0,
+                                         cents_.panels.data(), cents_.init.data(), cents_.ge.data(), cents_.gf.data(),
+                                         cents_.bc.data(), cents_.nvec, lab, thr.data());
     const float* xn = in_.xnorm + r0;
     if (need_dist) {
       thread_local std::vector<std::uint32_t> rows;
@@ -236,8 +241,8 @@ class MemoryOps final : public PassOps {
       for (std::size_t i = 0; i < m; ++i) {
         if (lab[i] >= 0) continue;
         start.push_back(nc);
-        const std::size_t c = fn_->list(rows_.xb.data() + (r0 + i) * dq, dq, cents_.panels.data(), cents_.init.data(),
-                                        cents_.nvec, k_, thr[i], cand.data() + nc);
+        const std::size_t c = fn_->list(x + i * d, d, rows_.mu.data(), rows_.ab[r0 + i], cents_.panels.data(),
+                                        cents_.init.data(), cents_.nvec, k_, thr[i], cand.data() + nc);
         crow.insert(crow.end(), c, static_cast<std::uint32_t>(i));
         nc += c;
       }
@@ -273,7 +278,7 @@ class MemoryOps final : public PassOps {
   const ScreenKernels* fn_ = nullptr;
   ScreenRows rows_;
   ScreenCentroids cents_;
-  int backoff_ = 0;
+  int backoff_ = 0, next_backoff_ = 8;
   bool have_dist_ = true;
   std::uint64_t exact_evals_ = 0, screen_evals_ = 0;
 };

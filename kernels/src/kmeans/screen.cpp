@@ -45,7 +45,7 @@ void ScreenRows::prepare(const float* x, std::size_t n_, std::size_t d_) {
       fine = fine && std::fabs(v) < kLimit;  // false for NaN and inf too
       s[j] += v;
     }
-  ok = fine && n > 0;
+  ok = fine && n > 0 && d <= kScreenMaxD;
   if (!ok) return;
   mu.resize(d);
   for (std::size_t j = 0; j < d; ++j) mu[j] = static_cast<float>(s[j] / static_cast<double>(n));
@@ -55,19 +55,17 @@ void ScreenRows::prepare(const float* x, std::size_t n_, std::size_t d_) {
   coef_g = q / (1 - q);
   coef_b = (static_cast<double>(d) + 3) * kU * 1.01;
   const double tiny = static_cast<double>(d) * 0x1.0p-122;
-  xb.assign(n * dq, 0);
+  ab.resize(n);
   bx.resize(n);
   const auto nn = static_cast<std::ptrdiff_t>(n);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t ii = 0; ii < nn; ++ii) {
     const auto i = static_cast<std::size_t>(ii);
     const float* xr = x + i * d;
-    std::uint16_t* br = xb.data() + i * dq;
     double sv = 0, sx = 0, sr = 0, sb = 0;
     for (std::size_t j = 0; j < d; ++j) {
       const float v = xr[j] - mu[j];
-      br[j] = to_bf16(v);
-      const double vb = from_bf16(br[j]);
+      const double vb = from_bf16(to_bf16(v));
       sv += static_cast<double>(v) * v;
       sx += static_cast<double>(xr[j]) * xr[j];
       sr += (v - vb) * (v - vb);  // exact: v - vb is a float's residual
@@ -76,8 +74,7 @@ void ScreenRows::prepare(const float* x, std::size_t n_, std::size_t d_) {
     // a >= |x' - x~| (bf16 residual plus fl(x - mu)'s own error), b >= |x~|.
     const double a = (std::sqrt(sr) + kU * 1.01 * std::sqrt(sv)) * (1 + 0x1.0p-18) * (1 + 0x1.0p-16);
     const double b = std::sqrt(sb) * (1 + 0x1.0p-18) * (1 + 0x1.0p-16);
-    br[dp] = to_bf16_up(up(a));
-    br[dp + 1] = to_bf16_up(up(b));
+    ab[i] = std::uint32_t{to_bf16_up(up(a))} | std::uint32_t{to_bf16_up(up(b))} << 16;
     bx[i] = up((2 * coef_b * sx + tiny * (1 + std::sqrt(sv))) * (1 + 0x1.0p-16));
   }
 }

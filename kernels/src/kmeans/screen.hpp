@@ -38,11 +38,12 @@ namespace personakit::detail {
 inline constexpr std::size_t kScreenLanes = 16;
 
 // The screen kernels (per ISA; absent where the ISA has no bf16 dot product).
-//   xb: rows × dq bf16 (row stride dq; the centred features zero padded to dp = dq - 2,
-//   then the bound pair (a, b)); bx: the rows' bound terms; panels: nvec panels, panel v =
-//   dq/2 pairs × 16 lanes × 2 bf16 (lane l holds centroid 16v + l's pair p at p·32 + 2l;
-//   the last pair is (e, f)); init, ge, gf, bc: 16·nvec floats (pad lanes: init =
-//   -FLT_MAX, the others 0). nvec <= kScreenMaxVec.
+//   x: rows × d fp32 (row stride d), converted on the fly to bf16(fl(x - mu)) (zero
+//   padded to dp = d rounded up to even) followed by the row's bound pair ab (a in the
+//   low 16 bits, b in the high); bx: the rows' bound terms; panels: nvec panels, panel
+//   v = dq/2 pairs × 16 lanes × 2 bf16 (dq = dp + 2; lane l holds centroid 16v + l's
+//   pair p at p·32 + 2l; the last pair is (e, f)); init, ge, gf, bc: 16·nvec floats (pad
+//   lanes: init = -FLT_MAX, the others 0). nvec <= kScreenMaxVec, d <= kScreenMaxD.
 // screen: for rows [0, m), lab[i] = j1 when it is the only centroid with S_j >= thr[i],
 //   else -1 (thr[i] is written for every row). Returns the number of rows left at -1.
 //   The SIMD epilogue keeps, per lane, the two largest S with their low kScreenCodeBits
@@ -52,20 +53,22 @@ inline constexpr std::size_t kScreenLanes = 16;
 //   the row's nearest.
 // list: the centroids j < k of ONE row with S_j >= thr (S recomputed unmodified, the
 //   same bits as in screen), ascending, into idx; returns how many.
-// Single-threaded; allocate nothing.
+// Reading the fp32 rows (not a stored bf16 copy) keeps each chunk in cache for the
+// centroid update that follows, as in Lloyd's pass. Single-threaded; allocate nothing.
 struct ScreenKernels {
-  std::size_t (*screen)(const std::uint16_t* xb, std::size_t m, std::size_t dq, const float* bx,
-                        const std::uint16_t* panels, const float* init, const float* ge, const float* gf,
-                        const float* bc, std::size_t nvec, std::int32_t* lab, float* thr);
-  std::size_t (*list)(const std::uint16_t* xrow, std::size_t dq, const std::uint16_t* panels, const float* init,
-                      std::size_t nvec, std::size_t k, float thr, std::int32_t* idx);
+  std::size_t (*screen)(const float* x, std::size_t m, std::size_t d, const float* mu, const std::uint32_t* ab,
+                        const float* bx, const std::uint16_t* panels, const float* init, const float* ge,
+                        const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab, float* thr);
+  std::size_t (*list)(const float* xrow, std::size_t d, const float* mu, std::uint32_t ab, const std::uint16_t* panels,
+                      const float* init, std::size_t nvec, std::size_t k, float thr, std::int32_t* idx);
 };
+inline constexpr std::size_t kScreenMaxD = 2048;
 inline constexpr unsigned kScreenCodeBits = 8;
 inline constexpr std::size_t kScreenMaxVec = std::size_t{1} << kScreenCodeBits;  // k <= 4096
 
 // The threshold of a row (shared by every ISA): S_j >= thr keeps j. The slack covers
 // the fp32 rounding here and the SIMD epilogue's index code in the low mantissa bits.
-//   p1 = the bound pair's product for j1: a·e_j1 + b·f_j1 (row pair (a, b) from xb).
+//   p1 = the bound pair's product for j1: a·e_j1 + b·f_j1.
 inline float screen_threshold(float smax, float p1, float bc1, float bx) {
   const float w = ((2.0f * p1 + bc1) * (1 + 0x1.0p-16f)) + bx;
   return (smax - w) - ((smax < 0 ? -smax : smax) + w) * 0x1.0p-13f - 0x1.0p-126f;
@@ -90,6 +93,8 @@ inline std::uint16_t to_bf16_up(float v) {
   __builtin_memcpy(&u, &v, 4);
   return static_cast<std::uint16_t>((u >> 16) + ((u & 0xFFFFu) != 0));
 }
+// bf16(fl(v - mu)) of a row, zero padded to dp (the scalar paths' conversion).
+inline void row_to_bf16(const float* x, const float* mu, std::size_t d, std::size_t dp, std::uint16_t* out);
 inline float from_bf16(std::uint16_t b) {
   const std::uint32_t u = std::uint32_t{b} << 16;
   float v;
@@ -97,16 +102,20 @@ inline float from_bf16(std::uint16_t b) {
   return v;
 }
 
-// Per-fit screening data of the rows (once per fit: n·(dp + 2)·2 + 4n bytes).
+inline void row_to_bf16(const float* x, const float* mu, std::size_t d, std::size_t dp, std::uint16_t* out) {
+  for (std::size_t j = 0; j < d; ++j) out[j] = to_bf16(x[j] - mu[j]);
+  for (std::size_t j = d; j < dp; ++j) out[j] = 0;
+}
+
+// Per-fit screening data of the rows (once per fit: 8n bytes).
 struct ScreenRows {
   std::size_t n = 0, d = 0, dp = 0, dq = 0;
-  bool ok = false;               // false: some |x| >= 2^40 (screening never used)
+  bool ok = false;               // false: some |x| >= 2^40, or d > kScreenMaxD (never screened)
   std::vector<float> mu;         // d: the centre (column means, fp32)
-  std::vector<std::uint16_t> xb; // n×dq bf16: fl(x - mu), padding, the bound pair (a, b)
+  std::vector<std::uint32_t> ab; // n bound pairs (a, b) as bf16: a | b << 16
   std::vector<float> bx;         // n
-  double coef_b = 0, coef_g = 0;  // beta, the accumulation's gamma (screen.cpp)
-  // Bytes kept per fit for n rows of d features.
-  static std::size_t bytes(std::size_t n, std::size_t d) { return n * ((d + 1) / 2 * 2 + 2) * 2 + 4 * n; }
+  double coef_b = 0, coef_g = 0; // beta, the accumulation's gamma (screen.cpp)
+  static std::size_t bytes(std::size_t n, std::size_t /*d*/) { return 8 * n; }
   void prepare(const float* x, std::size_t n, std::size_t d);  // OpenMP over rows
 };
 

@@ -21,13 +21,22 @@ float score(const std::uint16_t* xr, std::size_t nq, const std::uint16_t* panels
   return acc;
 }
 
-std::size_t screen_s(const std::uint16_t* xb, std::size_t m, std::size_t dq, const float* bx,
-                     const std::uint16_t* panels, const float* init, const float* ge, const float* gf, const float* bc,
-                     std::size_t nvec, std::int32_t* lab, float* thr) {
-  const std::size_t nq = dq / 2, kp = nvec * kL;
+// xr = bf16(fl(x - mu)) zero padded to dp, then the bound pair.
+void convert(const float* x, std::size_t d, const float* mu, std::uint32_t ab, std::uint16_t* xr) {
+  const std::size_t dp = (d + 1) / 2 * 2;
+  detail::row_to_bf16(x, mu, d, dp, xr);
+  xr[dp] = static_cast<std::uint16_t>(ab & 0xFFFFu);
+  xr[dp + 1] = static_cast<std::uint16_t>(ab >> 16);
+}
+
+std::size_t screen_s(const float* x, std::size_t m, std::size_t d, const float* mu, const std::uint32_t* ab,
+                     const float* bx, const std::uint16_t* panels, const float* init, const float* ge, const float* gf,
+                     const float* bc, std::size_t nvec, std::int32_t* lab, float* thr) {
+  const std::size_t dq = (d + 1) / 2 * 2 + 2, nq = dq / 2, kp = nvec * kL;
+  std::uint16_t xr[detail::kScreenMaxD + 2];
   std::size_t open = 0;
   for (std::size_t i = 0; i < m; ++i) {
-    const std::uint16_t* xr = xb + i * dq;
+    convert(x + i * d, d, mu, ab[i], xr);
     float smax = -INFINITY;
     std::size_t j1 = 0;
     for (std::size_t t = 0; t < kp; ++t) {
@@ -48,11 +57,14 @@ std::size_t screen_s(const std::uint16_t* xb, std::size_t m, std::size_t dq, con
   return open;
 }
 
-std::size_t list_s(const std::uint16_t* xrow, std::size_t dq, const std::uint16_t* panels, const float* init,
-                   std::size_t /*nvec*/, std::size_t k, float thr, std::int32_t* idx) {
+std::size_t list_s(const float* xrow, std::size_t d, const float* mu, std::uint32_t ab, const std::uint16_t* panels,
+                   const float* init, std::size_t /*nvec*/, std::size_t k, float thr, std::int32_t* idx) {
+  const std::size_t dq = (d + 1) / 2 * 2 + 2;
+  std::uint16_t xr[detail::kScreenMaxD + 2];
+  convert(xrow, d, mu, ab, xr);
   std::size_t c = 0;
   for (std::size_t t = 0; t < k; ++t)
-    if (score(xrow, dq / 2, panels, init, t) >= thr) idx[c++] = static_cast<std::int32_t>(t);
+    if (score(xr, dq / 2, panels, init, t) >= thr) idx[c++] = static_cast<std::int32_t>(t);
   return c;
 }
 
