@@ -98,7 +98,10 @@ class MemoryOps final : public PassOps {
   MemoryOps(const RunInput& in, std::size_t k, bool screen = false) : in_(in), k_(k), red_(k, in.d) {
     assign_huge(labels_, in.n, std::int32_t{-1});
     assign_huge(dist_, in.n, 0.0f);
-    if (screen && in.xnorm) {
+    // Below d = 32 a screened pass never beat Lloyd's in the measurements (docs/
+    // accelerated.md, "Screened Lloyd"): the per-row work that does not shrink with the
+    // bf16 rate (conversion, threshold, open rows) outweighs the halved dot products.
+    if (screen && in.xnorm && in.d >= 32) {
       fn_ = screen_kernels(active_isa());
       if (fn_) {
         rows_.prepare(in.x, in.n, in.d);
@@ -147,11 +150,11 @@ class MemoryOps final : public PassOps {
       exact_evals_ += (need_dist ? n - open : 0) + listed;
       // A screened pass costs about 0.6 of an exact one on the data it suits, and each
       // open row costs a second screen of the row plus its candidates' exact distances.
-      // When more than half the rows stay open (features of very unequal scale, as in
-      // the generated customers, where bf16's relative error swamps the gaps), or their
-      // candidates add up to a quarter of n·k, screening does not pay: exact passes for
-      // 8 iterations, then 16, 32, ... after each further failed try.
-      if (open * 2 > n || listed * 4 > n * k_) {
+      // When more than a quarter of the rows stay open (features of very unequal scale,
+      // as in the generated customers, where bf16's relative error swamps the gaps), or
+      // their candidates add up to an eighth of n·k, screening does not pay: exact passes
+      // for 8 iterations, then 16, 32, ... after each further failed try.
+      if (open * 4 > n || listed * 8 > n * k_) {
         backoff_ = next_backoff_;
         next_backoff_ *= 2;
       }
@@ -225,7 +228,30 @@ class MemoryOps final : public PassOps {
                                          own.data());
       for (std::size_t t = 0; t < rows.size(); ++t) dist[rows[t]] = own[t];
     }
-    if (open) {
+    if (open * 4 > m) {
+      // Many open rows (data the screen does not suit): the exact kernel on the gathered
+      // open rows is cheaper than listing each row's candidates one row at a time.
+      thread_local std::vector<std::uint32_t> orows;
+      thread_local std::vector<std::int32_t> olab;
+      thread_local std::vector<float> ox, on, odist;
+      orows.clear();
+      for (std::size_t i = 0; i < m; ++i)
+        if (lab[i] < 0) orows.push_back(static_cast<std::uint32_t>(i));
+      ox.resize(open * d);
+      on.resize(open);
+      olab.resize(open);
+      odist.resize(open);
+      for (std::size_t t = 0; t < open; ++t) {
+        std::copy(x + std::size_t(orows[t]) * d, x + (std::size_t(orows[t]) + 1) * d, ox.data() + t * d);
+        on[t] = xn[orows[t]];
+      }
+      assign_nearest(ox.data(), open, d, on.data(), pc, olab.data(), odist.data());
+      for (std::size_t t = 0; t < open; ++t) {
+        lab[orows[t]] = olab[t];
+        dist[orows[t]] = odist[t];
+      }
+      listed += open * k_;
+    } else if (open) {
       // Open rows: the screen's candidates (S_j >= thr) get their canonical distances;
       // the smallest, lowest index on ties, is Lloyd's label (no other centroid can be).
       // Candidates of all open rows first, then their canonical distances in one call
