@@ -21,6 +21,10 @@
 
 namespace pk = personakit;
 
+// Screened Lloyd screens only at d >= 32 by default; these tests make it screen at every
+// d (ties in one and two dimensions, grids), except where a test says otherwise.
+static const bool kScreenAnyD = [] { return ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1) == 0; }();
+
 namespace {
 
 struct Data {
@@ -273,7 +277,9 @@ TEST(Accelerated, FewerDistanceEvaluationsOnSeparatedData) {
   for (const auto a : kVariants) {
     const Trace v = run(D, a, init, 64, 0.0, 100);
     expect_same(lloyd, v, pk::algorithm_name(a));
-    if (a == pk::Algorithm::screened && v.res.screen_evaluations == 0) continue;  // no bf16 here
+    // Screened: its exact count depends on how many rows its screen leaves open and on
+    // its back-off (ScreenedEveryIsa checks it where the screen suits the data).
+    if (a == pk::Algorithm::screened) continue;
     EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations) << pk::algorithm_name(a);
     // Iteration 1 has no bounds (n·k); every later one must prune most of the work.
     EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 2) << pk::algorithm_name(a);
@@ -592,7 +598,7 @@ TEST(Accelerated, ScreenedEveryIsa) {
           expect_same(lloyd, v, what);
           if (isa == pk::Isa::scalar) EXPECT_GT(v.res.screen_evaluations, 0u) << "the reference screen runs anywhere";
           if (isa == pk::Isa::avx2) EXPECT_EQ(v.res.screen_evaluations, 0u) << "no bf16 dot product on avx2";
-          if (kind == 0 && v.res.screen_evaluations > 0)
+          if (kind == 0 && k < 40 && v.res.screen_evaluations > 0)  // fewer centroids than blobs
             EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 4)
                 << "the screen should decide most rows of separated blobs";
         }
@@ -614,4 +620,25 @@ TEST(Accelerated, ScreenedSkipsHugeMagnitudes) {
   expect_same(lloyd, v, "screened, |x| ~ 2^41");
   EXPECT_EQ(v.res.screen_evaluations, 0u);
   EXPECT_EQ(v.res.distance_evaluations, lloyd.res.distance_evaluations);
+}
+
+// Without PERSONAKIT_SCREEN_ANY_D, screened runs Lloyd's passes below d = 32 (where it
+// never paid) and screens from d = 32 on; Lloyd's result either way.
+TEST(Accelerated, ScreenedScreensFromD32) {
+  ASSERT_TRUE(kScreenAnyD);
+  const Threads scope(2);
+  const pk::Isa saved = pk::active_isa();
+  pk::force_isa(pk::Isa::scalar);  // the reference screen: available on any CPU
+  ::unsetenv("PERSONAKIT_SCREEN_ANY_D");
+  for (const std::size_t d : {16u, 32u}) {
+    Data D = blobs(1200, d, 10, 6.0, 5 + d);
+    const auto init = pick_rows(D, 10, 2);
+    const Trace lloyd = run(D, pk::Algorithm::lloyd, init, 10, 0.0, 10);
+    const Trace v = run(D, pk::Algorithm::screened, init, 10, 0.0, 10);
+    expect_same(lloyd, v, "screened d=" + std::to_string(d));
+    if (d < 32) EXPECT_EQ(v.res.screen_evaluations, 0u) << d;
+    else EXPECT_GT(v.res.screen_evaluations, 0u) << d;
+  }
+  ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1);
+  pk::force_isa(saved);
 }

@@ -361,9 +361,10 @@ TEST_P(KmeansIsa, ScreenKeepsTheCanonicalNearest) {
         cs.prepare(c.data(), k, rows);
         ASSERT_TRUE(cs.ok);
         std::vector<std::int32_t> lab(n, -9), idx(k + 16);
-        std::vector<float> thr(n);
-        sk->screen(x.data(), n, d, rows.mu.data(), rows.ab.data(), rows.bx.data(), cs.panels.data(), cs.init.data(),
-                   cs.ge.data(), cs.gf.data(), cs.bc.data(), cs.nvec, lab.data(), thr.data());
+        std::vector<float> thr(n), s12(2 * n);
+        sk->screen(x.data(), d, nullptr, n, rows.mu.data(), rows.ab.data(), rows.bx.data(), cs.panels.data(),
+                   cs.init.data(), cs.ge.data(), cs.gf.data(), cs.bc.data(), cs.nvec, lab.data(), thr.data(), s12.data(),
+                   x.data(), x.size() * sizeof(float));
         for (std::size_t i = 0; i < n; ++i) {
           const float* xi = x.data() + i * d;
           const float xn = pk::sqnorm_canonical(xi, d);

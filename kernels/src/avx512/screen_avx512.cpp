@@ -93,14 +93,23 @@ inline __attribute__((always_inline)) void group(const std::uint16_t* xb, std::s
   }
 }
 
+// Row t of a call: x + rows[t]·d, ab[rows[t]], bx[rows[t]] (rows == nullptr: t itself).
+inline std::size_t row_of(const std::uint32_t* rows, std::size_t t) { return rows ? rows[t] : t; }
+
 template <int R>
-std::size_t rows(const float* x, std::size_t d, const float* mu, const std::uint32_t* ab, const float* bx,
-                 const std::uint16_t* panels, const float* init, const float* ge, const float* gf, const float* bc,
-                 std::size_t nvec, std::int32_t* lab, float* thr) {
+std::size_t rows(const float* x, std::size_t d, const std::uint32_t* ri, std::size_t t0, const float* mu,
+                 const std::uint32_t* ab, const float* bx, const std::uint16_t* panels, const float* init,
+                 const float* ge, const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab, float* thr,
+                 float* s12) {
   const std::size_t dq = (d + 1) / 2 * 2 + 2;
   alignas(64) std::uint16_t xb[R * (detail::kScreenMaxD + 2)];
+  float bxr[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) convert(x + r * d, d, mu, ab[r], xb + r * dq);
+  for (int r = 0; r < R; ++r) {
+    const std::size_t i = row_of(ri, t0 + std::size_t(r));
+    convert(x + i * d, d, mu, ab[i], xb + r * dq);
+    bxr[r] = bx[i];
+  }
   RowState st[R];
   const __m512 lo = _mm512_set1_ps(-FLT_MAX);
 #pragma GCC unroll 8
@@ -128,43 +137,61 @@ std::size_t rows(const float* x, std::size_t d, const float* mu, const std::uint
   std::size_t open = 0;
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
+    const std::size_t t = t0 + std::size_t(r);
     const float smax = _mm512_reduce_max_ps(st[r].m1);
     const __mmask16 eq = _mm512_cmp_ps_mask(st[r].m1, _mm512_set1_ps(smax), _CMP_EQ_OQ);
+    const unsigned lane = unsigned(__builtin_ctz(eq));
     std::uint32_t bits;
     std::memcpy(&bits, &smax, 4);
-    const auto j1 = static_cast<std::int32_t>((bits & kCodeMask) * kL + unsigned(__builtin_ctz(eq)));
+    const auto j1 = static_cast<std::int32_t>((bits & kCodeMask) * kL + lane);
+    // The largest S over j != j1: the other lanes' largest and j1's lane's second.
+    const __mmask16 others = static_cast<__mmask16>(~(1u << lane));
+    const float s2o = _mm512_mask_reduce_max_ps(others, st[r].m1);
+    const float s2l = _mm512_mask_reduce_max_ps(static_cast<__mmask16>(1u << lane), st[r].m2);
+    s12[2 * t] = smax;
+    s12[2 * t + 1] = s2o > s2l ? s2o : s2l;
     const float th = detail::screen_threshold(
         smax, detail::from_bf16(xb[r * dq + dq - 2]) * ge[j1] + detail::from_bf16(xb[r * dq + dq - 1]) * gf[j1], bc[j1],
-        bx[r]);
+        bxr[r]);
     const __m512 tv = _mm512_set1_ps(th);
     const __mmask16 c1 = _mm512_cmp_ps_mask(st[r].m1, tv, _CMP_GE_OQ);
     const __mmask16 c2 = _mm512_cmp_ps_mask(st[r].m2, tv, _CMP_GE_OQ);
-    thr[r] = th;
+    thr[t] = th;
     if (__builtin_popcount(c1) == 1 && c2 == 0) {
-      lab[r] = j1;
+      lab[t] = j1;
     } else {
-      lab[r] = -1;
+      lab[t] = -1;
       ++open;
     }
   }
   return open;
 }
 
-std::size_t screen_k(const float* x, std::size_t m, std::size_t d, const float* mu, const std::uint32_t* ab,
-                     const float* bx, const std::uint16_t* panels, const float* init, const float* ge, const float* gf,
-                     const float* bc, std::size_t nvec, std::int32_t* lab, float* thr) {
-  std::size_t open = 0, i = 0;
+std::size_t screen_k(const float* x, std::size_t d, const std::uint32_t* ri, std::size_t m, const float* mu,
+                     const std::uint32_t* ab, const float* bx, const std::uint16_t* panels, const float* init,
+                     const float* ge, const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab, float* thr,
+                     float* s12, const void* pf, std::size_t pf_bytes) {
+  std::size_t open = 0, t = 0;
+  // The caller's region, prefetched into L2 a slice per block (spread over the screen's
+  // compute; prefetching it in one loop stalled on the memory system).
+  const char* pfc = static_cast<const char*>(pf);
+  const std::size_t nblk = m / kR + 1, per = ((pf ? pf_bytes : 0) / nblk + 64) & ~std::size_t{63};
+  std::size_t pdone = 0;
   // The rows two blocks ahead are prefetched while a block is screened: a block takes
   // ~1.6k cycles of VDPBF16PS at d = 64, K = 256, enough to hide a DRAM miss; without it
   // the conversion's loads stalled for 16 % of the kernel's time.
-  const char* pf = reinterpret_cast<const char*>(x);
-  const std::size_t bytes = m * d * sizeof(float), blk = kR * d * sizeof(float);
-  for (; i + kR <= m; i += kR) {
-    const std::size_t p0 = (i + 2 * kR) * d * sizeof(float);
-    for (std::size_t o = p0; o < p0 + blk && o < bytes; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
-    open += rows<kR>(x + i * d, d, mu, ab + i, bx + i, panels, init, ge, gf, bc, nvec, lab + i, thr + i);
+  const std::size_t bytes = d * sizeof(float);
+  for (; t + kR <= m; t += kR) {
+    for (std::size_t r = t + 2 * kR; r < t + 3 * kR && r < m; ++r) {
+      const char* pr = reinterpret_cast<const char*>(x + row_of(ri, r) * d);
+      for (std::size_t o = 0; o < bytes; o += 64) _mm_prefetch(pr + o, _MM_HINT_T0);
+    }
+    if (pf)
+      for (const std::size_t e = std::min(pf_bytes, pdone + per); pdone < e; pdone += 64)
+        _mm_prefetch(pfc + pdone, _MM_HINT_T1);
+    open += rows<kR>(x, d, ri, t, mu, ab, bx, panels, init, ge, gf, bc, nvec, lab, thr, s12);
   }
-  for (; i < m; ++i) open += rows<1>(x + i * d, d, mu, ab + i, bx + i, panels, init, ge, gf, bc, nvec, lab + i, thr + i);
+  for (; t < m; ++t) open += rows<1>(x, d, ri, t, mu, ab, bx, panels, init, ge, gf, bc, nvec, lab, thr, s12);
   return open;
 }
 

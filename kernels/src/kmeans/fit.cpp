@@ -69,10 +69,10 @@ Init parse_init(const std::string& s) {
 // its assignment at the bf16 dot-product rate. Measured against Lloyd from the same
 // k-means++ centroids (2 threads, fit seconds): blobs 2e5 × 64, K = 256: 0.70×; blobs
 // 2e5 × 32 and 1e5 × 128, K = 256: 0.84-0.85×; blobs 2e5 × 64, K = 128: 0.95×; K = 64 at
-// d = 64 and 128: 0.95-1.15×; K = 8: 1.3-1.5×; d = 16: 1.0× (K = 256) to 4× (customers,
-// K = 64). On the generated customers (features of very unequal scale) most rows stay
-// open and screening backs off, at a cost of 1.1-1.2× Lloyd's time at K = 256, d = 16
-// and 32. So `auto` is screened for K >= 256 and 32 <= d <= kScreenMaxD when the CPU has
+// d = 64 and 128: 0.95-1.15×; K = 8: 1.3-1.5×; d = 16: never faster (screened now runs
+// Lloyd's passes below d = 32). On the generated customers (features of very unequal
+// scale) most rows stay open and screening backs off: 1.02× Lloyd's time at K = 256,
+// d = 32. So `auto` is screened for K >= 256 and 32 <= d <= kScreenMaxD when the CPU has
 // AVX512_BF16 (and the active ISA is avx512), Lloyd otherwise.
 Algorithm choose_algorithm(std::size_t /*n*/, std::size_t k, std::size_t d) {
   if (k >= 256 && k <= 16 * detail::kScreenMaxVec && d >= 32 && d <= detail::kScreenMaxD &&

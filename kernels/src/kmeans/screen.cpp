@@ -57,6 +57,7 @@ void ScreenRows::prepare(const float* x, std::size_t n_, std::size_t d_) {
   const double tiny = static_cast<double>(d) * 0x1.0p-122;
   ab.resize(n);
   bx.resize(n);
+  xc2.resize(n);
   const auto nn = static_cast<std::ptrdiff_t>(n);
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t ii = 0; ii < nn; ++ii) {
@@ -75,6 +76,7 @@ void ScreenRows::prepare(const float* x, std::size_t n_, std::size_t d_) {
     const double a = (std::sqrt(sr) + kU * 1.01 * std::sqrt(sv)) * (1 + 0x1.0p-18) * (1 + 0x1.0p-16);
     const double b = std::sqrt(sb) * (1 + 0x1.0p-18) * (1 + 0x1.0p-16);
     ab[i] = std::uint32_t{to_bf16_up(up(a))} | std::uint32_t{to_bf16_up(up(b))} << 16;
+    xc2[i] = sv;
     bx[i] = up((2 * coef_b * sx + tiny * (1 + std::sqrt(sv))) * (1 + 0x1.0p-16));
   }
 }

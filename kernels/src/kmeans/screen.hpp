@@ -44,21 +44,26 @@ inline constexpr std::size_t kScreenLanes = 16;
 //   v = dq/2 pairs × 16 lanes × 2 bf16 (dq = dp + 2; lane l holds centroid 16v + l's
 //   pair p at p·32 + 2l; the last pair is (e, f)); init, ge, gf, bc: 16·nvec floats (pad
 //   lanes: init = -FLT_MAX, the others 0). nvec <= kScreenMaxVec, d <= kScreenMaxD.
-// screen: for rows [0, m), lab[i] = j1 when it is the only centroid with S_j >= thr[i],
-//   else -1 (thr[i] is written for every row). Returns the number of rows left at -1.
+// screen: for the rows t < m of a list (row t = rows[t], or t when rows is nullptr: x +
+//   row·d, ab[row], bx[row]), lab[t] = j1 when it is the only centroid with S_j >= thr[t],
+//   else -1; thr[t], s12[2t] = S_j1 (the largest S) and s12[2t+1] = the largest S over
+//   j != j1 are written for every row. Returns the number of rows left at -1.
 //   The SIMD epilogue keeps, per lane, the two largest S with their low kScreenCodeBits
 //   mantissa bits replaced by the panel index (so the largest's index comes with it):
-//   those values are within 2^(kScreenCodeBits-23)·|S| of S, and thr carries slack for
-//   that (screen_threshold), so the kept set still holds every centroid that can be
-//   the row's nearest.
+//   those values (and so s12) are within 2^(kScreenCodeBits-23)·|S| of S, and thr
+//   carries slack for that (screen_threshold), so the kept set still holds every
+//   centroid that can be the row's nearest.
+//   pf, pf_bytes: a region the SIMD path prefetches into L2 progressively while it
+//   screens (the caller's next reads; the reference ignores it).
 // list: the centroids j < k of ONE row with S_j >= thr (S recomputed unmodified, the
 //   same bits as in screen), ascending, into idx; returns how many.
 // Reading the fp32 rows (not a stored bf16 copy) keeps each chunk in cache for the
 // centroid update that follows, as in Lloyd's pass. Single-threaded; allocate nothing.
 struct ScreenKernels {
-  std::size_t (*screen)(const float* x, std::size_t m, std::size_t d, const float* mu, const std::uint32_t* ab,
-                        const float* bx, const std::uint16_t* panels, const float* init, const float* ge,
-                        const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab, float* thr);
+  std::size_t (*screen)(const float* x, std::size_t d, const std::uint32_t* rows, std::size_t m, const float* mu,
+                        const std::uint32_t* ab, const float* bx, const std::uint16_t* panels, const float* init,
+                        const float* ge, const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab,
+                        float* thr, float* s12, const void* pf, std::size_t pf_bytes);
   std::size_t (*list)(const float* xrow, std::size_t d, const float* mu, std::uint32_t ab, const std::uint16_t* panels,
                       const float* init, std::size_t nvec, std::size_t k, float thr, std::int32_t* idx);
 };
@@ -107,15 +112,17 @@ inline void row_to_bf16(const float* x, const float* mu, std::size_t d, std::siz
   for (std::size_t j = d; j < dp; ++j) out[j] = 0;
 }
 
-// Per-fit screening data of the rows (once per fit: 8n bytes).
+// Per-fit screening data of the rows (once per fit: 16n bytes).
 struct ScreenRows {
   std::size_t n = 0, d = 0, dp = 0, dq = 0;
   bool ok = false;               // false: some |x| >= 2^40, or d > kScreenMaxD (never screened)
   std::vector<float> mu;         // d: the centre (column means, fp32)
   std::vector<std::uint32_t> ab; // n bound pairs (a, b) as bf16: a | b << 16
   std::vector<float> bx;         // n
+  std::vector<double> xc2;       // n: sum of fl(x - mu)^2 in fp64 (|x'|^2 within 2^-21)
   double coef_b = 0, coef_g = 0; // beta, the accumulation's gamma (screen.cpp)
-  static std::size_t bytes(std::size_t n, std::size_t /*d*/) { return 8 * n; }
+  // Bytes kept per fit: these (16n) and screened Lloyd's Hamerly bounds (16n).
+  static std::size_t bytes(std::size_t n, std::size_t /*d*/) { return 32 * n; }
   void prepare(const float* x, std::size_t n, std::size_t d);  // OpenMP over rows
 };
 

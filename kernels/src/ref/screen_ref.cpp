@@ -29,29 +29,36 @@ void convert(const float* x, std::size_t d, const float* mu, std::uint32_t ab, s
   xr[dp + 1] = static_cast<std::uint16_t>(ab >> 16);
 }
 
-std::size_t screen_s(const float* x, std::size_t m, std::size_t d, const float* mu, const std::uint32_t* ab,
-                     const float* bx, const std::uint16_t* panels, const float* init, const float* ge, const float* gf,
-                     const float* bc, std::size_t nvec, std::int32_t* lab, float* thr) {
+std::size_t screen_s(const float* x, std::size_t d, const std::uint32_t* ri, std::size_t m, const float* mu,
+                     const std::uint32_t* ab, const float* bx, const std::uint16_t* panels, const float* init,
+                     const float* ge, const float* gf, const float* bc, std::size_t nvec, std::int32_t* lab, float* thr,
+                     float* s12, const void* /*pf*/, std::size_t /*pf_bytes*/) {
   const std::size_t dq = (d + 1) / 2 * 2 + 2, nq = dq / 2, kp = nvec * kL;
   std::uint16_t xr[detail::kScreenMaxD + 2];
   std::size_t open = 0;
-  for (std::size_t i = 0; i < m; ++i) {
+  for (std::size_t t = 0; t < m; ++t) {
+    const std::size_t i = ri ? ri[t] : t;
     convert(x + i * d, d, mu, ab[i], xr);
-    float smax = -INFINITY;
+    float smax = -INFINITY, s2 = -INFINITY;
     std::size_t j1 = 0;
-    for (std::size_t t = 0; t < kp; ++t) {
-      const float s = score(xr, nq, panels, init, t);
+    for (std::size_t c = 0; c < kp; ++c) {
+      const float s = score(xr, nq, panels, init, c);
       if (s > smax) {
+        s2 = smax;
         smax = s;
-        j1 = t;
+        j1 = c;
+      } else if (s > s2) {
+        s2 = s;
       }
     }
     const float th = detail::screen_threshold(
         smax, detail::from_bf16(xr[dq - 2]) * ge[j1] + detail::from_bf16(xr[dq - 1]) * gf[j1], bc[j1], bx[i]);
     std::size_t cnt = 0;
-    for (std::size_t t = 0; t < kp; ++t) cnt += score(xr, nq, panels, init, t) >= th;
-    thr[i] = th;
-    lab[i] = cnt == 1 ? static_cast<std::int32_t>(j1) : -1;
+    for (std::size_t c = 0; c < kp; ++c) cnt += score(xr, nq, panels, init, c) >= th;
+    thr[t] = th;
+    s12[2 * t] = smax;
+    s12[2 * t + 1] = s2;
+    lab[t] = cnt == 1 ? static_cast<std::int32_t>(j1) : -1;
     open += cnt != 1;
   }
   return open;
