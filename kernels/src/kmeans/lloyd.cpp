@@ -145,12 +145,14 @@ class MemoryOps final : public PassOps {
     }
     if (scr) begin_bounds(pc);
     else bounds_ok_ = false;
-    std::uint64_t open = 0, listed = 0, screened = 0;
+    std::uint64_t open = 0, listed = 0, screened = 0, mover_rows = 0;
     red_.run(in_.n, t, [&](std::size_t, std::size_t r0, std::size_t m, ChunkPartial& p) {
       // Inside a parallel region the dispatched kernel runs serially on this chunk.
       if (scr) {
-        std::uint64_t l = 0, sc = 0;
-        const std::uint64_t o = screened_chunk(r0, m, pc, p.labels.data(), dist_.data() + r0, need_dist, l, sc);
+        std::uint64_t l = 0, sc = 0, mr = 0;
+        const std::uint64_t o = screened_chunk(r0, m, pc, p.labels.data(), dist_.data() + r0, need_dist, l, sc, mr);
+#pragma omp atomic
+        mover_rows += mr;
 #pragma omp atomic
         open += o;
 #pragma omp atomic
@@ -171,7 +173,7 @@ class MemoryOps final : public PassOps {
     if (!have_dist_) t.inertia = std::numeric_limits<double>::quiet_NaN();
     if (scr) {
       bounds_ok_ = true;  // every row's bounds now hold for these centroids
-      screen_evals_ += screened * k_;
+      screen_evals_ += screened * k_ + mover_rows * kScreenLanes;
       exact_evals_ += (need_dist ? n - open : 0) + listed;
       // A screened row costs about 0.6 of an exact one on the data it suits, and each
       // open row a second screen of the row plus its candidates' exact distances. When
@@ -237,6 +239,37 @@ class MemoryOps final : public PassOps {
     prev_c_ = cur;
     cnmax_ = 0;
     for (std::size_t j = 0; j < k; ++j) cnmax_ = std::max(cnmax_, static_cast<double>(pc.norms()[j]));
+    // Movers: the kScreenLanes centroids that moved most. A row failing Hamerly's test
+    // only because of them is checked against them directly (one panel of the screen,
+    // bounds from the current scores) and against the others' largest shift tau.
+    movers_ = bounds_ok_ && k > 2 * kScreenLanes;
+    if (movers_) {
+      std::vector<std::size_t> ord(k);
+      for (std::size_t j = 0; j < k; ++j) ord[j] = j;
+      std::partial_sort(ord.begin(), ord.begin() + kScreenLanes + 1, ord.end(),
+                        [&](std::size_t a, std::size_t b) { return shift_[a] > shift_[b] || (shift_[a] == shift_[b] && a < b); });
+      tau_ = shift_[ord[kScreenLanes]];
+      const std::size_t dq = rows_.dq, np = dq / 2;
+      mv_.panels.assign(dq * kScreenLanes, 0);
+      mv_.init.assign(kScreenLanes, 0.0f);
+      mv_.ge.assign(kScreenLanes, 0.0f);
+      mv_.gf.assign(kScreenLanes, 0.0f);
+      mv_.bc.assign(kScreenLanes, 0.0f);
+      is_mover_.assign(k, 0);
+      for (std::size_t l = 0; l < kScreenLanes; ++l) {
+        const std::size_t j = ord[l], v = j / kScreenLanes, lj = j % kScreenLanes;
+        is_mover_[j] = 1;
+        for (std::size_t p = 0; p < np; ++p) {
+          const std::uint16_t* src = cents_.panels.data() + v * dq * kScreenLanes + p * 2 * kScreenLanes + 2 * lj;
+          mv_.panels[p * 2 * kScreenLanes + 2 * l] = src[0];
+          mv_.panels[p * 2 * kScreenLanes + 2 * l + 1] = src[1];
+        }
+        mv_.init[l] = cents_.init[j];
+        mv_.ge[l] = cents_.ge[j];
+        mv_.gf[l] = cents_.gf[j];
+        mv_.bc[l] = cents_.bc[j];
+      }
+    }
   }
   double row_error(std::size_t i) const { return kappa_ * (static_cast<double>(in_.xnorm[i]) + cnmax_) * (1.0 + kSlack); }
   // Bounds of a decided row i from its scores (s1 = S_j1, s2 = max over j != j1; both
@@ -268,15 +301,19 @@ class MemoryOps final : public PassOps {
   // candidates' count (canonical distances computed for them) to listed and the number
   // of rows screened to screened.
   std::uint64_t screened_chunk(std::size_t r0, std::size_t m, const PackedCentroids& pc, std::int32_t* lab,
-                               float* dist, bool need_dist, std::uint64_t& listed, std::uint64_t& screened) {
+                               float* dist, bool need_dist, std::uint64_t& listed, std::uint64_t& screened,
+                               std::uint64_t& mover_rows) {
     const std::size_t d = in_.d;
     const float* x = in_.x + r0 * d;
     const float* xn = in_.xnorm + r0;
-    thread_local std::vector<std::uint32_t> todo;
-    thread_local std::vector<std::int32_t> tlab;
-    thread_local std::vector<float> thr, s12;
+    thread_local std::vector<std::uint32_t> todo, mvl;
+    thread_local std::vector<std::int32_t> tlab, mlab;
+    thread_local std::vector<float> thr, s12, mthr, ms12;
+    thread_local std::vector<double> mlp;
     todo.resize(m);
-    std::size_t ms = 0;
+    mvl.resize(m);
+    mlp.resize(m);
+    std::size_t ms = 0, nmv = 0;
     if (bounds_ok_) {
       // Hamerly's test on the rows' moved bounds, branch-free: every row's moved bounds
       // and previous label are written (a screened row's are overwritten below), and the
@@ -287,12 +324,45 @@ class MemoryOps final : public PassOps {
         const std::int32_t a = labels_[gi];
         const double u = add_up(ub_[gi], shift_[static_cast<std::size_t>(a)]);
         const double l = sub_dn(lb_[gi], static_cast<std::size_t>(a) == jp_ ? p2_ : p1_);
-        const bool ok = u < kInf && proves(l, u * u + 2 * row_error(gi));
+        const double lp = lb_[gi], rhs = u * u + 2 * row_error(gi);
+        const bool ok = u < kInf && proves(l, rhs);
         lab[i] = a;
         ub_[gi] = u;
         lb_[gi] = l;
+        // Failing only because of the movers (the label not among them)? Then checked
+        // against the movers' current scores below instead of being screened.
+        const bool mv = !ok && movers_ && u < kInf && !is_mover_[static_cast<std::size_t>(a)] &&
+                        proves(sub_dn(lp, tau_), rhs);
+        mvl[nmv] = static_cast<std::uint32_t>(i);
+        mlp[nmv] = lp;
+        nmv += mv;
         todo[ms] = static_cast<std::uint32_t>(i);
-        ms += !ok;
+        ms += !ok && !mv;
+      }
+      mover_rows = nmv;
+      if (nmv) {
+        // The movers' panel: S for the 16 movers of each listed row; every mover j has
+        // delta_j^2 >= |x'|^2 - 2 S_j >= |x'|^2 - 2 max S (2^-14 slack for the index code).
+        mlab.resize(nmv);
+        mthr.resize(nmv);
+        ms12.resize(2 * nmv);
+        fn_->screen(x, d, mvl.data(), nmv, rows_.mu.data(), rows_.ab.data() + r0, rows_.bx.data() + r0,
+                    mv_.panels.data(), mv_.init.data(), mv_.ge.data(), mv_.gf.data(), mv_.bc.data(), 1, mlab.data(),
+                    mthr.data(), ms12.data(), nullptr, 0);
+        for (std::size_t t = 0; t < nmv; ++t) {
+          const std::size_t i = mvl[t], gi = r0 + i;
+          const float s1 = ms12[2 * t];
+          const double S1 = s1 + 0x1p-14 * std::fabs(s1), xc = rows_.xc2[gi];
+          const double lo2 = (xc * (1 - 0x1p-20) - 2 * S1) - 0x1p-40 * (xc + 2 * std::fabs(S1));
+          const double lm = lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
+          const double l = std::min(sub_dn(mlp[t], tau_), lm);
+          const double u = ub_[gi];
+          if (proves(l, u * u + 2 * row_error(gi))) {
+            lb_[gi] = l;
+            continue;
+          }
+          todo[ms++] = static_cast<std::uint32_t>(i);
+        }
       }
     } else {
       for (std::size_t i = 0; i < m; ++i) todo[i] = static_cast<std::uint32_t>(i);
@@ -438,7 +508,10 @@ class MemoryOps final : public PassOps {
   std::vector<double> ub_, lb_;
   std::vector<float> prev_c_;
   std::vector<double> shift_;
-  bool bounds_ok_ = false;
+  bool bounds_ok_ = false, movers_ = false;
+  double tau_ = 0;               // the largest shift among the non-movers
+  ScreenCentroids mv_;           // the movers' panel (one 16-lane panel)
+  std::vector<char> is_mover_;
   double p1_ = 0, p2_ = 0, kappa_ = 0, cnmax_ = 0;
   std::size_t jp_ = 0;
 };
