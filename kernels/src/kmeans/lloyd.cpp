@@ -226,7 +226,7 @@ class MemoryOps final : public PassOps {
   // scores (decided: S_j1 and the next largest S; open: exact distances).
   void begin_bounds(const PackedCentroids& pc) {
     const std::size_t k = k_, d = in_.d;
-    const std::vector<float> cur(pc.rows(), pc.rows() + k * d);
+    std::vector<float> cur(pc.rows(), pc.rows() + k * d);
     if (bounds_ok_) {
       centroid_shifts(prev_c_, cur, k, d, shift_);
       p1_ = p2_ = 0;
@@ -236,7 +236,7 @@ class MemoryOps final : public PassOps {
         else if (shift_[j] > p2_) p2_ = shift_[j];
       }
     }
-    prev_c_ = cur;
+    prev_c_.swap(cur);
     cnmax_ = 0;
     for (std::size_t j = 0; j < k; ++j) cnmax_ = std::max(cnmax_, static_cast<double>(pc.norms()[j]));
     // Movers: the kScreenLanes centroids that moved most. A row failing Hamerly's test
@@ -276,14 +276,20 @@ class MemoryOps final : public PassOps {
   // within 2^-15 relative of the kernel's S): true distances, rounded outwards.
   void bounds_from_scores(std::size_t i, std::int32_t j1, float s1, float s2) {
     const double xc = rows_.xc2[i];
-    const double S1 = s1 - 0x1p-14 * std::fabs(s1), S2 = s2 + 0x1p-14 * std::fabs(s2);
+    const double S1 = s1 - 0x1p-14 * std::fabs(s1);
     const std::uint32_t ab = rows_.ab[i];
     const double P = static_cast<double>(from_bf16(static_cast<std::uint16_t>(ab & 0xFFFFu))) * cents_.ge[j1] +
                      static_cast<double>(from_bf16(static_cast<std::uint16_t>(ab >> 16))) * cents_.gf[j1];
     const double up2 = (xc * (1 + 0x1p-20) - 2 * S1 + 4 * P + 2 * static_cast<double>(cents_.bc[j1])) * (1 + 0x1p-40);
-    const double lo2 = (xc * (1 - 0x1p-20) - 2 * S2) - 0x1p-40 * (xc + 2 * std::fabs(S2));
     ub_[i] = std::sqrt(std::max(0.0, up2)) * (1.0 + kSlack);
-    lb_[i] = lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
+    lb_[i] = score_lower(i, s2 + 0x1p-14 * std::fabs(s2));
+  }
+  // Lower bound on row i's true distance to every centroid j whose score S_j (as the
+  // kernel computes it) is at most s: delta_j^2 >= |x'|^2 - 2 S_j, rounded down.
+  double score_lower(std::size_t i, double s) const {
+    const double xc = rows_.xc2[i];
+    const double lo2 = (xc * (1 - 0x1p-20) - 2 * s) - 0x1p-40 * (xc + 2 * std::fabs(s));
+    return lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
   }
 
   // The canonical distances of rows [r0, r0 + m) to their labels lab (d FMAs a row).
@@ -352,10 +358,7 @@ class MemoryOps final : public PassOps {
         for (std::size_t t = 0; t < nmv; ++t) {
           const std::size_t i = mvl[t], gi = r0 + i;
           const float s1 = ms12[2 * t];
-          const double S1 = s1 + 0x1p-14 * std::fabs(s1), xc = rows_.xc2[gi];
-          const double lo2 = (xc * (1 - 0x1p-20) - 2 * S1) - 0x1p-40 * (xc + 2 * std::fabs(S1));
-          const double lm = lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
-          const double l = std::min(sub_dn(mlp[t], tau_), lm);
+          const double l = std::min(sub_dn(mlp[t], tau_), score_lower(gi, s1 + 0x1p-14 * std::fabs(s1)));
           const double u = ub_[gi];
           if (proves(l, u * u + 2 * row_error(gi))) {
             lb_[gi] = l;
@@ -428,10 +431,8 @@ class MemoryOps final : public PassOps {
         dist[i] = odist[q];
         // u from the exact distance; l from the largest score (bounds every centroid).
         const float s1 = s12[2 * ot[q]];
-        const double S1 = s1 + 0x1p-14 * std::fabs(s1), xc = rows_.xc2[gi];
-        const double lo2 = (xc * (1 - 0x1p-20) - 2 * S1) - 0x1p-40 * (xc + 2 * std::fabs(S1));
         ub_[gi] = upper_from(odist[q], row_error(gi));
-        lb_[gi] = lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
+        lb_[gi] = score_lower(gi, s1 + 0x1p-14 * std::fabs(s1));
       }
       listed += open * k_;
     } else if (open) {
@@ -473,10 +474,8 @@ class MemoryOps final : public PassOps {
         dist[i] = cd[b];
         // u from the exact distance; l: the other candidates' exact distances, and the
         // threshold for the rest (their S < thr).
-        const double E = row_error(gi), xc = rows_.xc2[gi];
-        const double th = cthr[q];
-        const double lo2 = (xc * (1 - 0x1p-20) - 2 * th) - 0x1p-40 * (xc + 2 * std::fabs(th));
-        double l = lo2 > 0 ? std::sqrt(lo2) * (1.0 - kSlack) : 0.0;
+        const double E = row_error(gi);
+        double l = score_lower(gi, cthr[q]);
         for (std::size_t t = s0; t < s1; ++t)
           if (t != b) l = std::min(l, lower_from(cd[t], E));
         ub_[gi] = upper_from(cd[b], E);

@@ -98,18 +98,11 @@ inline std::uint16_t to_bf16_up(float v) {
   __builtin_memcpy(&u, &v, 4);
   return static_cast<std::uint16_t>((u >> 16) + ((u & 0xFFFFu) != 0));
 }
-// bf16(fl(v - mu)) of a row, zero padded to dp (the scalar paths' conversion).
-inline void row_to_bf16(const float* x, const float* mu, std::size_t d, std::size_t dp, std::uint16_t* out);
 inline float from_bf16(std::uint16_t b) {
   const std::uint32_t u = std::uint32_t{b} << 16;
   float v;
   __builtin_memcpy(&v, &u, 4);
   return v;
-}
-
-inline void row_to_bf16(const float* x, const float* mu, std::size_t d, std::size_t dp, std::uint16_t* out) {
-  for (std::size_t j = 0; j < d; ++j) out[j] = to_bf16(x[j] - mu[j]);
-  for (std::size_t j = d; j < dp; ++j) out[j] = 0;
 }
 
 // Per-fit screening data of the rows (once per fit: 16n bytes).

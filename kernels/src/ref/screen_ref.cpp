@@ -24,7 +24,8 @@ float score(const std::uint16_t* xr, std::size_t nq, const std::uint16_t* panels
 // xr = bf16(fl(x - mu)) zero padded to dp, then the bound pair.
 void convert(const float* x, std::size_t d, const float* mu, std::uint32_t ab, std::uint16_t* xr) {
   const std::size_t dp = (d + 1) / 2 * 2;
-  detail::row_to_bf16(x, mu, d, dp, xr);
+  for (std::size_t j = 0; j < d; ++j) xr[j] = detail::to_bf16(x[j] - mu[j]);
+  for (std::size_t j = d; j < dp; ++j) xr[j] = 0;
   xr[dp] = static_cast<std::uint16_t>(ab & 0xFFFFu);
   xr[dp + 1] = static_cast<std::uint16_t>(ab >> 16);
 }
