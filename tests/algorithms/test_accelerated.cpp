@@ -331,6 +331,36 @@ TEST(Accelerated, ProgressReportsLloydsInertia) {
   for (const auto a : kVariants) EXPECT_EQ(ref, trace(a)) << pk::algorithm_name(a);
 }
 
+// Yinyang moves each group bound by its members' largest displacement since the pass
+// that set it (kept for a window of W passes; older bounds are moved to the current
+// pass as their row passes). Small windows (W = 2: the classic chain of per-pass shifts;
+// 4, 8) must still give Lloyd's labels at every iteration, over fits many times longer
+// than the window, on overlapping blobs (centroids that wander) and on a tie-heavy grid;
+// and the full window must compute fewer distances than W = 2 on the wandering
+// centroids (the point of the displacement bounds).
+TEST(Accelerated, YinyangDisplacementWindows) {
+  const Threads scope(2);
+  struct Env {
+    ~Env() { ::unsetenv("PERSONAKIT_YINYANG_WINDOW"); }
+  } env;
+  const Data blob = blobs(8000, 3, 2, 0.5, 131), ties = grid(1500, 3, 4, 132);
+  for (const Data* D : {&blob, &ties}) {
+    const std::size_t k = D == &blob ? 60 : 30;
+    const auto init = pick_rows(*D, k, 9);
+    const Trace lloyd = run(*D, pk::Algorithm::lloyd, init, k, 0.0, 200);
+    if (D == &blob) ASSERT_GE(lloyd.res.iterations, 40) << "the windows must be outlived many times over";
+    std::uint64_t evals[33] = {};
+    for (const int w : {2, 4, 8, 32}) {
+      ::setenv("PERSONAKIT_YINYANG_WINDOW", std::to_string(w).c_str(), 1);
+      const std::string what = D->name + " W=" + std::to_string(w);
+      const Trace v = run(*D, pk::Algorithm::yinyang, init, k, 0.0, 200);
+      expect_same(lloyd, v, what);
+      evals[w] = v.res.distance_evaluations;
+    }
+    if (D == &blob) EXPECT_LT(evals[32], evals[2]) << "displacement bounds saved nothing";
+  }
+}
+
 // Yinyang evaluates its local-filter survivors with the dispatched panel16_rows kernel
 // (rows of a block batched per sub-panel) on centroids packed group by group into
 // 16-lane sub-panels, and Yinyang and Hamerly get

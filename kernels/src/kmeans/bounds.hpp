@@ -36,6 +36,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -279,5 +280,18 @@ RunOutput run_bounded_streamed(RowSource& src, const RunInput& in, std::vector<f
 
 // Yinyang's number of centroid groups: t = max(1, k/10).
 inline std::size_t yinyang_groups(std::size_t k) { return std::max<std::size_t>(1, k / 10); }
+// Yinyang's window of past centroids (yinyang.cpp): W, a power of two in [2, 32], the
+// largest with W·k·d <= 2^22 floats (16 MiB of history). PERSONAKIT_YINYANG_WINDOW=W
+// (2, 4, 8, 16 or 32) caps it (the tests use it: bounds leaving small windows).
+inline std::size_t yinyang_window(std::size_t k, std::size_t d) {
+  std::size_t w = 32;
+  if (const char* e = std::getenv("PERSONAKIT_YINYANG_WINDOW")) {
+    const long v = std::strtol(e, nullptr, 10);
+    for (std::size_t c = 2; c <= 32; c *= 2)
+      if (static_cast<long>(c) == v) w = c;
+  }
+  while (w > 2 && w * k * d > (std::size_t{1} << 22)) w /= 2;
+  return w;
+}
 
 }  // namespace personakit::detail::accel
