@@ -49,6 +49,11 @@ struct ChunkPartial {
   double inertia = 0;
   std::uint64_t changes = 0;
   std::uint64_t hash = 0;                 // streamed passes: additive (row, label) hash
+  // Kept partials (ChunkReducer::keep_partials): sums and wsum are left from the last
+  // pass (not zeroed) and hold that pass's partial of this chunk when kept is true;
+  // the pass's function updates them and sets kept. incremental: the last pass updated
+  // only the labels that changed (the caller's hint for the next one).
+  bool kept = false, incremental = false;
   std::vector<std::int32_t> labels;       // kChunkRows scratch
   std::vector<float> dist, norms;         // kChunkRows scratch
 };
@@ -90,6 +95,24 @@ class ChunkReducer {
     return (accumulate ? (k * d + 2 * k) * 8 : 0) + kChunkRows * 12;
   }
   std::size_t group() const { return g_; }
+  // Keeps one partial per chunk across passes, for nchunks chunks (one group): the
+  // partials are not zeroed, and fn must bring part.sums / part.wsum to the chunk's
+  // partial (ChunkPartial::kept says what they hold). Results are unchanged as long as
+  // fn leaves exactly the partial that a zeroed accumulation would. Bytes:
+  // kept_bytes(nchunks, k, d).
+  void keep_partials(std::size_t nchunks) {
+    keep_ = true;
+    g_ = std::max<std::size_t>(nchunks, 1);
+    parts_.resize(g_);
+  }
+  bool keeps() const { return keep_; }
+  static std::size_t kept_bytes(std::size_t nchunks, std::size_t k, std::size_t d) {
+    return nchunks * bytes_per_chunk(k, d, true);
+  }
+  // The kept partials no longer match the labels (rows relabelled outside a pass).
+  void forget() {
+    for (auto& p : parts_) p.kept = p.incremental = false;
+  }
 
   // Rows [0, nrows) of a block whose first row starts a chunk. fn(c, r0, m, part) runs
   // for local chunk c = rows [r0, r0+m) with a zeroed partial (parallel over chunks);
@@ -149,7 +172,14 @@ class ChunkReducer {
 
  private:
   void prepare(ChunkPartial& p) const {
-    if (acc_) {
+    if (acc_ && keep_) {
+      if (p.sums.size() != k_ * d_) {
+        p.sums.assign(k_ * d_, 0.0);
+        p.wsum.assign(k_, 0.0);
+        p.kept = false;
+      }
+      p.sizes.assign(k_, 0);
+    } else if (acc_) {
       p.sums.assign(k_ * d_, 0.0);
       p.wsum.assign(k_, 0.0);
       p.sizes.assign(k_, 0);
@@ -164,7 +194,7 @@ class ChunkReducer {
     }
   }
   std::size_t k_, d_, g_;
-  bool acc_;
+  bool acc_, keep_ = false;
   std::vector<ChunkPartial> parts_;
 };
 

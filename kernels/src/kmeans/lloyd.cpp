@@ -110,6 +110,11 @@ class MemoryOps final : public PassOps {
   MemoryOps(const RunInput& in, std::size_t k, bool screen = false) : in_(in), k_(k), red_(k, in.d) {
     assign_huge(labels_, in.n, std::int32_t{-1});
     assign_huge(dist_, in.n, 0.0f);
+    // Kept chunk partials (update_chunk): when every chunk's partial fits the reducer's
+    // usual budget of partials in flight, so the state stays what algorithm_state_bytes
+    // reports.
+    const std::size_t nchunks = (in.n + kChunkRows - 1) / kChunkRows;
+    if (nchunks <= ChunkReducer::group_for(k, in.d, std::size_t{64} << 20)) red_.keep_partials(nchunks);
     // Below d = 32 a screened pass never beat Lloyd's in the measurements (docs/
     // accelerated.md, "Screened Lloyd"): the per-row work that does not shrink with the
     // bf16 rate (conversion, threshold, open rows) outweighs the halved dot products.
@@ -150,7 +155,10 @@ class MemoryOps final : public PassOps {
       // Inside a parallel region the dispatched kernel runs serially on this chunk.
       if (scr) {
         std::uint64_t l = 0, sc = 0, mr = 0;
-        const std::uint64_t o = screened_chunk(r0, m, pc, p.labels.data(), dist_.data() + r0, need_dist, l, sc, mr);
+        // The whole chunk is prefetched for the update unless the last pass updated it
+        // incrementally (then the update reads only the rows of the changed labels).
+        const std::uint64_t o = screened_chunk(r0, m, pc, p.labels.data(), dist_.data() + r0, need_dist, l, sc, mr,
+                                               !p.incremental);
 #pragma omp atomic
         mover_rows += mr;
 #pragma omp atomic
@@ -162,10 +170,8 @@ class MemoryOps final : public PassOps {
       } else {
         assign_nearest(x + r0 * d, m, d, in_.xnorm ? in_.xnorm + r0 : nullptr, pc, p.labels.data(), dist_.data() + r0);
       }
-      std::int32_t* lab = labels_.data() + r0;
-      p.changes = take_labels(p.labels.data(), lab, m, p.sizes.data());
       const float* wc = w ? w + r0 : nullptr;
-      accumulate_sums(x + r0 * d, m, d, lab, wc, p.sums.data(), p.wsum.data());
+      update_chunk(r0, m, wc, p);
       p.inertia = scr && !need_dist ? 0.0 : chunk_inertia(dist_.data() + r0, wc, m);
     });
     const std::uint64_t n = in_.n;
@@ -195,6 +201,7 @@ class MemoryOps final : public PassOps {
   void reseed(const PackedCentroids&, Totals& t) override {
     reseed_in_memory(t, in_.x, in_.weights, labels_.data(), dist_.data(), in_.n);
     bounds_ok_ = false;  // moved rows' bounds no longer hold
+    red_.forget();       // nor do the kept partials of their chunks
   }
   void complete(const PackedCentroids& pc, Totals& t) override {
     if (have_dist_) return;
@@ -217,6 +224,68 @@ class MemoryOps final : public PassOps {
   std::uint64_t screen_evaluations() const { return screen_evals_; }
 
  private:
+  // The pass's new labels (p.labels) into labels_, the sizes and the change count, and
+  // the chunk's partial sums. With kept partials (ChunkReducer::keep_partials) only the
+  // labels that gained or lost a row are summed again: their sums and weights restart
+  // from zero and take the chunk's rows now holding them, in row order, through the same
+  // accumulate_sums (a gathered copy of those rows): accumulate_sums adds each label's
+  // rows in row order whatever else the chunk holds, so every partial has the bits of a
+  // full accumulation, and so do the totals and the centroids. When more than a quarter
+  // of the chunk's rows hold such labels, the whole chunk is summed again as usual.
+  void update_chunk(std::size_t r0, std::size_t m, const float* wc, ChunkPartial& p) {
+    const std::size_t d = in_.d;
+    const float* x = in_.x + r0 * d;
+    std::int32_t* lab = labels_.data() + r0;
+    const std::int32_t* fresh = p.labels.data();
+    bool incremental = false;
+    if (red_.keeps() && p.kept) {
+      thread_local std::vector<unsigned char> dirty;
+      dirty.assign(k_, 0);
+      std::size_t changed = 0;
+      for (std::size_t i = 0; i < m; ++i)
+        if (lab[i] != fresh[i]) {
+          dirty[static_cast<std::size_t>(lab[i])] = dirty[static_cast<std::size_t>(fresh[i])] = 1;
+          ++changed;
+        }
+      std::size_t rows = 0;
+      if (changed)
+        for (std::size_t i = 0; i < m; ++i) rows += dirty[static_cast<std::size_t>(fresh[i])];
+      incremental = rows * 4 <= m;
+      if (incremental && changed) {
+        thread_local std::vector<float> gx, gw;
+        thread_local std::vector<std::int32_t> gl;
+        gx.resize(rows * d);
+        gl.resize(rows);
+        gw.resize(wc ? rows : 0);
+        std::size_t q = 0;
+        for (std::size_t i = 0; i < m; ++i) {
+          if (!dirty[static_cast<std::size_t>(fresh[i])]) continue;
+          std::memcpy(gx.data() + q * d, x + i * d, d * sizeof(float));
+          gl[q] = fresh[i];
+          if (wc) gw[q] = wc[i];
+          ++q;
+        }
+        for (std::size_t l = 0; l < k_; ++l)
+          if (dirty[l]) {
+            std::fill(p.sums.begin() + static_cast<std::ptrdiff_t>(l * d),
+                      p.sums.begin() + static_cast<std::ptrdiff_t>((l + 1) * d), 0.0);
+            p.wsum[l] = 0.0;
+          }
+        accumulate_sums(gx.data(), rows, d, gl.data(), wc ? gw.data() : nullptr, p.sums.data(), p.wsum.data());
+      }
+    }
+    p.changes = take_labels(fresh, lab, m, p.sizes.data());
+    if (!incremental) {
+      if (red_.keeps()) {
+        std::fill(p.sums.begin(), p.sums.end(), 0.0);
+        std::fill(p.wsum.begin(), p.wsum.end(), 0.0);
+      }
+      accumulate_sums(x, m, d, lab, wc, p.sums.data(), p.wsum.data());
+    }
+    p.kept = red_.keeps();
+    p.incremental = incremental;
+  }
+
   // Hamerly's bounds on the screened rows (Hamerly 2010; bounds.hpp's rigorous helpers):
   // ub_ >= the true distance to the row's label, lb_ <= the true distance to every other
   // centroid, valid for the previous pass's centroids (prev_c_) when bounds_ok_. Moved by
@@ -308,7 +377,7 @@ class MemoryOps final : public PassOps {
   // of rows screened to screened.
   std::uint64_t screened_chunk(std::size_t r0, std::size_t m, const PackedCentroids& pc, std::int32_t* lab,
                                float* dist, bool need_dist, std::uint64_t& listed, std::uint64_t& screened,
-                               std::uint64_t& mover_rows) {
+                               std::uint64_t& mover_rows, bool prefetch_chunk) {
     const std::size_t d = in_.d;
     const float* x = in_.x + r0 * d;
     const float* xn = in_.xnorm + r0;
@@ -378,7 +447,8 @@ class MemoryOps final : public PassOps {
     const std::size_t open =
         ms ? fn_->screen(x, d, todo.data(), ms, rows_.mu.data(), rows_.ab.data() + r0, rows_.bx.data() + r0,
                          cents_.panels.data(), cents_.init.data(), cents_.ge.data(), cents_.gf.data(), cents_.bc.data(),
-                         cents_.nvec, tlab.data(), thr.data(), s12.data(), x, m * d * sizeof(float))
+                         cents_.nvec, tlab.data(), thr.data(), s12.data(), prefetch_chunk ? x : nullptr,
+                         prefetch_chunk ? m * d * sizeof(float) : 0)
            : 0;
     for (std::size_t t = 0; t < ms; ++t) {
       const std::size_t i = todo[t];
