@@ -267,20 +267,6 @@ class UpdateWorkspace {
   ChunkReducer red;
 };
 
-// One chunk's bookkeeping after its assignment, in one pass over its rows: copies the
-// new labels into `lab` (counting changes) and counts sizes. Same results as the
-// separate loops (integer counts).
-inline std::uint64_t take_labels(const std::int32_t* fresh, std::int32_t* lab, std::size_t m, std::int64_t* sizes) {
-  std::uint64_t ch = 0;
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::int32_t l = fresh[i];
-    ch += lab[i] != l;
-    lab[i] = l;
-    ++sizes[l];
-  }
-  return ch;
-}
-
 // ---- Empty clusters ----
 // A row considered for re-seeding an empty cluster. Order: farthest first, ties by
 // lowest row index (a total order, so any selection method picks the same rows).

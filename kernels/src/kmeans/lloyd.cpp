@@ -237,45 +237,52 @@ class MemoryOps final : public PassOps {
     const float* x = in_.x + r0 * d;
     std::int32_t* lab = labels_.data() + r0;
     const std::int32_t* fresh = p.labels.data();
-    bool incremental = false;
-    if (red_.keeps() && p.kept) {
-      thread_local std::vector<unsigned char> dirty;
-      dirty.assign(k_, 0);
-      std::size_t changed = 0;
-      for (std::size_t i = 0; i < m; ++i)
-        if (lab[i] != fresh[i]) {
-          dirty[static_cast<std::size_t>(lab[i])] = dirty[static_cast<std::size_t>(fresh[i])] = 1;
-          ++changed;
-        }
-      std::size_t rows = 0;
-      if (changed)
-        for (std::size_t i = 0; i < m; ++i) rows += dirty[static_cast<std::size_t>(fresh[i])];
-      incremental = rows * 4 <= m;
-      if (incremental && changed) {
-        thread_local std::vector<float> gx, gw;
-        thread_local std::vector<std::int32_t> gl;
-        gx.resize(rows * d);
-        gl.resize(rows);
-        gw.resize(wc ? rows : 0);
-        std::size_t q = 0;
-        for (std::size_t i = 0; i < m; ++i) {
-          if (!dirty[static_cast<std::size_t>(fresh[i])]) continue;
-          std::memcpy(gx.data() + q * d, x + i * d, d * sizeof(float));
-          gl[q] = fresh[i];
-          if (wc) gw[q] = wc[i];
-          ++q;
-        }
-        for (std::size_t l = 0; l < k_; ++l)
-          if (dirty[l]) {
-            std::fill(p.sums.begin() + static_cast<std::ptrdiff_t>(l * d),
-                      p.sums.begin() + static_cast<std::ptrdiff_t>((l + 1) * d), 0.0);
-            p.wsum[l] = 0.0;
-          }
-        accumulate_sums(gx.data(), rows, d, gl.data(), wc ? gw.data() : nullptr, p.sums.data(), p.wsum.data());
+    const bool kept = red_.keeps() && p.kept;
+    thread_local std::vector<unsigned char> dirty;
+    if (kept) dirty.assign(k_, 0);
+    // The new labels into labels_, the changes and the sizes in one loop, marking the
+    // labels that gain or lose a row when partials are kept.
+    std::uint64_t changed = 0;
+    std::int64_t* sizes = p.sizes.data();
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::int32_t l = fresh[i], o = lab[i];
+      if (o != l) {
+        ++changed;
+        if (kept) dirty[static_cast<std::size_t>(o)] = dirty[static_cast<std::size_t>(l)] = 1;
       }
+      lab[i] = l;
+      ++sizes[l];
     }
-    p.changes = take_labels(fresh, lab, m, p.sizes.data());
-    if (!incremental) {
+    p.changes = changed;
+    // Incremental when the rows of the marked labels are at most a quarter of the chunk.
+    bool incremental = kept;
+    std::size_t rows = 0;
+    if (incremental && changed) {
+      for (std::size_t i = 0; i < m; ++i) rows += dirty[static_cast<std::size_t>(lab[i])];
+      incremental = rows * 4 <= m;
+    }
+    if (incremental && changed) {
+      thread_local std::vector<float> gx, gw;
+      thread_local std::vector<std::int32_t> gl;
+      gx.resize(rows * d);
+      gl.resize(rows);
+      gw.resize(wc ? rows : 0);
+      std::size_t q = 0;
+      for (std::size_t i = 0; i < m; ++i) {
+        if (!dirty[static_cast<std::size_t>(lab[i])]) continue;
+        std::memcpy(gx.data() + q * d, x + i * d, d * sizeof(float));
+        gl[q] = lab[i];
+        if (wc) gw[q] = wc[i];
+        ++q;
+      }
+      for (std::size_t l = 0; l < k_; ++l)
+        if (dirty[l]) {
+          std::fill(p.sums.begin() + static_cast<std::ptrdiff_t>(l * d),
+                    p.sums.begin() + static_cast<std::ptrdiff_t>((l + 1) * d), 0.0);
+          p.wsum[l] = 0.0;
+        }
+      accumulate_sums(gx.data(), rows, d, gl.data(), wc ? gw.data() : nullptr, p.sums.data(), p.wsum.data());
+    } else if (!incremental) {
       if (red_.keeps()) {
         std::fill(p.sums.begin(), p.sums.end(), 0.0);
         std::fill(p.wsum.begin(), p.wsum.end(), 0.0);
