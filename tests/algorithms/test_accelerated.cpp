@@ -672,3 +672,39 @@ TEST(Accelerated, ScreenedScreensFromD32) {
   ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1);
   pk::force_isa(saved);
 }
+
+// Without PERSONAKIT_SCREEN_ANY_D, a pass that starts screening afresh first screens a
+// probe of min(n, 2048) rows and runs exact when more than a quarter stay open. Where
+// the features differ in scale by ~10^4 (bf16's error on the large one swamps the gaps
+// of the small ones) screening never starts: the screen evaluations are whole probes
+// and the exact distances Lloyd's. On separated blobs the probe passes and the screen
+// decides most rows. Lloyd's result either way.
+TEST(Accelerated, ScreenedProbeSkipsUnsuitableData) {
+  ASSERT_TRUE(kScreenAnyD);
+  const Threads scope(2);
+  const pk::Isa saved = pk::active_isa();
+  pk::force_isa(pk::Isa::scalar);  // the reference screen: available on any CPU
+  ::unsetenv("PERSONAKIT_SCREEN_ANY_D");
+  const std::size_t n = 3000, d = 32, k = 40;
+  Data wide = blobs(n, d, 40, 6.0, 61);
+  std::mt19937_64 g(62);
+  for (std::size_t i = 0; i < n; ++i) wide.x[i * d] = 1e5f + static_cast<float>(g() % 100000);
+  const Data sep = blobs(n, d, 40, 6.0, 63);
+  for (const Data* D : {static_cast<const Data*>(&wide), &sep}) {
+    const auto init = pick_rows(*D, k, 4);
+    const Trace lloyd = run(*D, pk::Algorithm::lloyd, init, k, 0.0, 25);
+    const Trace v = run(*D, pk::Algorithm::screened, init, k, 0.0, 25);
+    expect_same(lloyd, v, D == &wide ? "screened, one wide column" : "screened, separated blobs");
+    const std::uint64_t probe = std::min<std::size_t>(n, 2048) * k;
+    if (D == &wide) {
+      EXPECT_GT(v.res.screen_evaluations, 0u);
+      EXPECT_EQ(v.res.screen_evaluations % probe, 0u) << "only probes";
+      EXPECT_EQ(v.res.distance_evaluations, lloyd.res.distance_evaluations) << "every pass exact";
+    } else {
+      EXPECT_GT(v.res.screen_evaluations, 2 * probe) << "the probe passes and the passes screen";
+      EXPECT_LT(v.res.distance_evaluations, lloyd.res.distance_evaluations / 4);
+    }
+  }
+  ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1);
+  pk::force_isa(saved);
+}

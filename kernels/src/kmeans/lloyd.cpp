@@ -118,9 +118,11 @@ class MemoryOps final : public PassOps {
     // Below d = 32 a screened pass never beat Lloyd's in the measurements (docs/
     // accelerated.md, "Screened Lloyd"): the per-row work that does not shrink with the
     // bf16 rate (conversion, threshold, open rows) outweighs the halved dot products.
-    // PERSONAKIT_SCREEN_ANY_D=1 screens at any d (the tests use it: low-d ties).
+    // PERSONAKIT_SCREEN_ANY_D=1 screens at any d and skips the probe (pass()): the tests
+    // use it to drive the screen through low-d ties and data it does not suit.
     const char* any = std::getenv("PERSONAKIT_SCREEN_ANY_D");
     const std::size_t min_d = any && any[0] == '1' ? 1 : 32;
+    probe_ = min_d > 1;
     if (screen && in.xnorm && in.d >= min_d) {
       fn_ = screen_kernels(active_isa());
       if (fn_) {
@@ -146,6 +148,16 @@ class MemoryOps final : public PassOps {
       else {
         cents_.prepare(pc.rows(), k_, rows_);
         scr = cents_.ok;
+        // A pass that starts screening afresh (the first, or after a back-off or a
+        // re-seed) first screens a probe of rows spread over the data: when it leaves
+        // more than a quarter of them open, the pass runs exact and backs off at once,
+        // instead of screening every row to find out (a failed screened pass cost about
+        // two exact ones).
+        if (scr && probe_ && !bounds_ok_ && !probe_passes()) {
+          scr = false;
+          backoff_ = next_backoff_;
+          next_backoff_ *= 2;
+        }
       }
     }
     if (scr) begin_bounds(pc);
@@ -224,6 +236,25 @@ class MemoryOps final : public PassOps {
   std::uint64_t screen_evaluations() const { return screen_evals_; }
 
  private:
+  // The probe of pass(): up to kProbeRows rows at a fixed stride (the same rows for any
+  // thread count), screened against this pass's centroids; true when at most a quarter
+  // of them stay open. Their screen evaluations are counted.
+  static constexpr std::size_t kProbeRows = 2048;
+  bool probe_passes() {
+    const std::size_t n = in_.n, m = std::min(n, kProbeRows);
+    if (m == 0) return true;
+    std::vector<std::uint32_t> rows(m);
+    for (std::size_t t = 0; t < m; ++t) rows[t] = static_cast<std::uint32_t>(t * n / m);
+    std::vector<std::int32_t> lab(m);
+    std::vector<float> thr(m), s12(2 * m);
+    const std::size_t open = fn_->screen(in_.x, in_.d, rows.data(), m, rows_.mu.data(), rows_.ab.data(),
+                                         rows_.bx.data(), cents_.panels.data(), cents_.init.data(), cents_.ge.data(),
+                                         cents_.gf.data(), cents_.bc.data(), cents_.nvec, lab.data(), thr.data(),
+                                         s12.data(), nullptr, 0);
+    screen_evals_ += m * k_;
+    return open * 4 <= m;
+  }
+
   // The pass's new labels (p.labels) into labels_, the sizes and the change count, and
   // the chunk's partial sums. With kept partials (ChunkReducer::keep_partials) only the
   // labels that gained or lost a row are summed again: their sums and weights restart
@@ -578,6 +609,7 @@ class MemoryOps final : public PassOps {
   ScreenRows rows_;
   ScreenCentroids cents_;
   int backoff_ = 0, next_backoff_ = 8;
+  bool probe_ = true;  // probe before a pass that starts screening afresh (pass())
   bool have_dist_ = true;
   std::uint64_t exact_evals_ = 0, screen_evals_ = 0;
   // Hamerly bounds (screened only).
