@@ -188,6 +188,16 @@ class Threads {
   int saved_;
 };
 
+// Forces an ISA for a scope (the kernels dispatched inside it), then restores the one
+// that was active.
+class ForcedIsa {
+ public:
+  explicit ForcedIsa(pk::Isa isa) : saved_(pk::active_isa()) { pk::force_isa(isa); }
+  ~ForcedIsa() { pk::force_isa(saved_); }
+ private:
+  pk::Isa saved_;
+};
+
 void check_case(const Case& c, int threads = 1) {
   const Threads scope(threads);
   const auto init = pick_rows(c.data, c.k, c.init_seed);
@@ -370,9 +380,8 @@ TEST(Accelerated, YinyangDisplacementWindows) {
 // real-valued blobs and on an integer grid with exact ties.
 TEST(Accelerated, YinyangGroupPanelsEveryIsa) {
   const Threads scope(2);
-  const pk::Isa saved = pk::active_isa();
   for (const pk::Isa isa : pk::available_isas()) {
-    pk::force_isa(isa);
+    const ForcedIsa forced(isa);
     for (const std::size_t d : {3u, 33u, 64u}) {
       for (const std::size_t k : {19u, 150u}) {
         for (const bool ties : {false, true}) {
@@ -390,7 +399,6 @@ TEST(Accelerated, YinyangGroupPanelsEveryIsa) {
       }
     }
   }
-  pk::force_isa(saved);
 }
 
 // ---------------------------------------------------------------------------------
@@ -603,9 +611,8 @@ TEST(Accelerated, ProgressWithoutInertiaSkipsItsDistances) {
 // and even. Where a screen ran it must have decided most rows of the separated blobs.
 TEST(Accelerated, ScreenedEveryIsa) {
   const Threads scope(2);
-  const pk::Isa saved = pk::active_isa();
   for (const pk::Isa isa : pk::available_isas()) {
-    pk::force_isa(isa);
+    const ForcedIsa forced(isa);
     for (const std::size_t d : {3u, 33u, 64u}) {
       for (const std::size_t k : {19u, 150u}) {
         for (const int kind : {0, 1, 2, 3}) {
@@ -635,7 +642,6 @@ TEST(Accelerated, ScreenedEveryIsa) {
       }
     }
   }
-  pk::force_isa(saved);
 }
 
 // Screening is skipped where the bound cannot hold in fp32 (|values| >= 2^40): the fit
@@ -657,8 +663,7 @@ TEST(Accelerated, ScreenedSkipsHugeMagnitudes) {
 TEST(Accelerated, ScreenedScreensFromD32) {
   ASSERT_TRUE(kScreenAnyD);
   const Threads scope(2);
-  const pk::Isa saved = pk::active_isa();
-  pk::force_isa(pk::Isa::scalar);  // the reference screen: available on any CPU
+  const ForcedIsa forced(pk::Isa::scalar);  // the reference screen: available on any CPU
   ::unsetenv("PERSONAKIT_SCREEN_ANY_D");
   for (const std::size_t d : {16u, 32u}) {
     Data D = blobs(1200, d, 10, 6.0, 5 + d);
@@ -670,7 +675,6 @@ TEST(Accelerated, ScreenedScreensFromD32) {
     else EXPECT_GT(v.res.screen_evaluations, 0u) << d;
   }
   ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1);
-  pk::force_isa(saved);
 }
 
 // Without PERSONAKIT_SCREEN_ANY_D, a pass that starts screening afresh first screens a
@@ -682,8 +686,7 @@ TEST(Accelerated, ScreenedScreensFromD32) {
 TEST(Accelerated, ScreenedProbeSkipsUnsuitableData) {
   ASSERT_TRUE(kScreenAnyD);
   const Threads scope(2);
-  const pk::Isa saved = pk::active_isa();
-  pk::force_isa(pk::Isa::scalar);  // the reference screen: available on any CPU
+  const ForcedIsa forced(pk::Isa::scalar);  // the reference screen: available on any CPU
   ::unsetenv("PERSONAKIT_SCREEN_ANY_D");
   const std::size_t n = 3000, d = 32, k = 40;
   Data wide = blobs(n, d, 40, 6.0, 61);
@@ -706,5 +709,4 @@ TEST(Accelerated, ScreenedProbeSkipsUnsuitableData) {
     }
   }
   ::setenv("PERSONAKIT_SCREEN_ANY_D", "1", 1);
-  pk::force_isa(saved);
 }

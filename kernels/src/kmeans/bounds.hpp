@@ -163,19 +163,22 @@ struct Centres {
   double row_error(float xn) const { return kappa * (static_cast<double>(xn) + cnmax) * (1.0 + kSlack); }
 };
 
+// Upper bound on ||b - a|| for two d-vectors (fp64, inflated by rho = (d+8)·2^-52).
+inline double centroid_shift(const float* a, const float* b, std::size_t d) {
+  const double rho = (static_cast<double>(d) + 8.0) * 0x1p-52;
+  double s = 0;
+  for (std::size_t f = 0; f < d; ++f) {
+    const double t = static_cast<double>(b[f]) - static_cast<double>(a[f]);
+    s += t * t;
+  }
+  return s > 0 ? std::sqrt(s) * (1.0 + rho) : 0.0;
+}
+
 // Upper bounds on ||new_j - old_j|| (fp64, inflated).
 inline void centroid_shifts(const std::vector<float>& oldc, const std::vector<float>& newc,
                             std::size_t k, std::size_t d, std::vector<double>& p) {
   p.assign(k, 0.0);
-  const double rho = (static_cast<double>(d) + 8.0) * 0x1p-52;
-  for (std::size_t j = 0; j < k; ++j) {
-    double s = 0;
-    for (std::size_t f = 0; f < d; ++f) {
-      const double t = static_cast<double>(newc[j * d + f]) - static_cast<double>(oldc[j * d + f]);
-      s += t * t;
-    }
-    p[j] = s > 0 ? std::sqrt(s) * (1.0 + rho) : 0.0;
-  }
+  for (std::size_t j = 0; j < k; ++j) p[j] = centroid_shift(oldc.data() + j * d, newc.data() + j * d, d);
 }
 
 // Lower bound on ||c_a - c_b|| (fp64, deflated), from the row-major centroids.

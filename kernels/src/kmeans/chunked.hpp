@@ -99,16 +99,13 @@ class ChunkReducer {
   // partials are not zeroed, and fn must bring part.sums / part.wsum to the chunk's
   // partial (ChunkPartial::kept says what they hold). Results are unchanged as long as
   // fn leaves exactly the partial that a zeroed accumulation would. Bytes:
-  // kept_bytes(nchunks, k, d).
+  // nchunks · bytes_per_chunk(k, d).
   void keep_partials(std::size_t nchunks) {
     keep_ = true;
     g_ = std::max<std::size_t>(nchunks, 1);
     parts_.resize(g_);
   }
   bool keeps() const { return keep_; }
-  static std::size_t kept_bytes(std::size_t nchunks, std::size_t k, std::size_t d) {
-    return nchunks * bytes_per_chunk(k, d, true);
-  }
   // The kept partials no longer match the labels (rows relabelled outside a pass).
   void forget() {
     for (auto& p : parts_) p.kept = p.incremental = false;

@@ -515,9 +515,9 @@ std::size_t accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::si
     case Algorithm::elkan: return n * k * 4 + n * 8 + k * k * 8 + k * 16;  // l n×k fp32, u, gaps
     case Algorithm::yinyang: {
       // Per row: t fp32 bounds with their uint16 stamps, u fp64; per window slot: the
-      // centroids (k·d fp32) and their displacements by lane and by group.
+      // centroids (k·d fp32) and each group's largest displacement (t fp32).
       const std::size_t t = accel::yinyang_groups(k), w = accel::yinyang_window(k, d);
-      return n * t * 6 + n * 8 + k * 24 + w * 4 * (k * d + k + 16 * t + t);
+      return n * t * 6 + n * 8 + k * 24 + w * 4 * (k * d + t);
     }
     case Algorithm::exponion: return n * (8 + 4) + k * (k ? k - 1 : 0) * 12 + k * 16;
     default: return 0;

@@ -118,7 +118,7 @@ RunOutput run_exponion(const RunInput& in, std::vector<float> centroids, RowSour
 // Added by the accelerated variants (defined in hamerly.cpp): bytes of bound state
 // for n rows, k centroids (labels, per-row distances and norms, common to every exact
 // algorithm, not included): elkan 4nk + 8n + 8k² + 16k; hamerly 12n + 16k;
-// yinyang 6n·t + 8n + 24k + 4W(kd + k + 17t) (t = max(1, k/10) groups, W =
+// yinyang 6n·t + 8n + 24k + 4W(kd + t) (t = max(1, k/10) groups, W =
 // yinyang_window(k, d) past centroid sets); exponion 12n + 12k(k-1) + 16k.
 std::size_t accel_state_bytes(Algorithm a, std::size_t n, std::size_t k, std::size_t d);
 // State of a streamed accelerated run (hamerly.cpp): labels (4n), the bounds

@@ -206,31 +206,25 @@ class Yinyang final : public AlgoBase {
 
   void begin_pass(const Centres& C, bool first) override {
     const std::size_t k = k_, t = t_, d = d_, W = w_;
-    constexpr std::size_t L = kGroupLanes;
     first_ = first;
     shift_ = pending_ && !first;
     pending_ = false;
     now_ = first ? 0 : now_ + 1;
-    // This pass's centroids into the window; then every slot's largest displacement to
-    // them in each group (fp64, inflated as centroid_shifts, then fp32 rounded up). The
-    // current slot's are 0. The other slots hold passes now - 1 .. now - (W - 1) (in
-    // the first passes some are unwritten, and never asked for).
+    // This pass's centroids into the window; then, for each earlier pass still in it
+    // (now - 1 .. now - (W - 1), those that happened), each group's largest displacement
+    // to them (centroid_shift, then fp32 rounded up). The current slot's are 0; the
+    // others are never asked for.
     const std::size_t cur = now_ & (W - 1);
     const float* rows = C.pc.rows();
     std::copy(rows, rows + k * d, hist_.begin() + static_cast<std::ptrdiff_t>(cur * k * d));
-    const double rho = (static_cast<double>(d) + 8.0) * 0x1p-52;
     std::fill(gdis_.begin(), gdis_.end(), 0.0f);
-    for (std::size_t sl = 0; sl < W && !first; ++sl) {
-      if (sl == cur) continue;
+    const std::size_t ages = std::min<std::size_t>(now_, W - 1);
+    for (std::size_t age = 1; age <= ages; ++age) {
+      const std::size_t sl = (now_ - age) & (W - 1);
       float* gd = gdis_.data() + sl * t;
       const float* old = hist_.data() + sl * k * d;
       for (std::size_t j = 0; j < k; ++j) {
-        double sum = 0;
-        for (std::size_t f = 0; f < d; ++f) {
-          const double v = static_cast<double>(rows[j * d + f]) - static_cast<double>(old[j * d + f]);
-          sum += v * v;
-        }
-        const float p = sum > 0 ? -lo32(-(std::sqrt(sum) * (1.0 + rho))) : 0.0f;
+        const float p = -lo32(-centroid_shift(old + j * d, rows + j * d, d));
         float& g = gd[static_cast<std::size_t>(grp_[j])];
         g = std::max(g, p);
       }
